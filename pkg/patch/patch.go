@@ -1,0 +1,95 @@
+// Package patch turns a fix into the object it produces and the minimal strategic merge patch
+// between the two, shows the change as a unified diff, and sends it to the API server safely.
+package patch
+
+import (
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+)
+
+// PassThroughAnnotation is the CCE annotation that routes in-cluster traffic to the ELB address
+// through the ELB instead of kube-proxy's short-cut.
+const PassThroughAnnotation = "kubernetes.io/elb.pass-through"
+
+// Fixed returns a copy of svc with the fix of the given strategy applied. Only the fixed field
+// changes: the pass-through annotation, or spec.externalTrafficPolicy.
+func Fixed(svc *corev1.Service, strategy string) (*corev1.Service, error) {
+	out := svc.DeepCopy()
+	switch strategy {
+	case plan.StrategyPassThrough:
+		if out.Annotations == nil {
+			out.Annotations = map[string]string{}
+		}
+		out.Annotations[PassThroughAnnotation] = "true"
+	case plan.StrategyCluster:
+		out.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
+	default:
+		return nil, fmt.Errorf("unknown fix strategy %q", strategy)
+	}
+	return out, nil
+}
+
+// Build returns the strategic merge patch that turns original into modified. It holds only the
+// fields that differ; "{}" means no change.
+func Build(original, modified *corev1.Service) ([]byte, error) {
+	o, err := json.Marshal(original)
+	if err != nil {
+		return nil, err
+	}
+	m, err := json.Marshal(modified)
+	if err != nil {
+		return nil, err
+	}
+	return strategicpatch.CreateTwoWayMergePatch(o, m, corev1.Service{})
+}
+
+// ForFix builds the fixed object and the patch for one strategy.
+func ForFix(svc *corev1.Service, strategy string) (*corev1.Service, []byte, error) {
+	fixed, err := Fixed(svc, strategy)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := Build(svc, fixed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("service %s/%s: building the patch: %w", svc.Namespace, svc.Name, err)
+	}
+	return fixed, p, nil
+}
+
+// IsEmpty tells whether a patch changes nothing.
+func IsEmpty(p []byte) bool {
+	var m map[string]any
+	if err := json.Unmarshal(p, &m); err != nil {
+		return false
+	}
+	return len(m) == 0
+}
+
+// Merge applies a strategic merge patch to an object's JSON, as the API server would.
+func Merge(objJSON, p []byte) ([]byte, error) {
+	return strategicpatch.StrategicMergePatch(objJSON, p, corev1.Service{})
+}
+
+// WithPrecondition returns the patch with metadata.resourceVersion set, so that the API server
+// refuses it with 409 Conflict when the object changed since it was read.
+func WithPrecondition(p []byte, resourceVersion string) ([]byte, error) {
+	if resourceVersion == "" {
+		return p, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(p, &m); err != nil {
+		return nil, err
+	}
+	md, _ := m["metadata"].(map[string]any)
+	if md == nil {
+		md = map[string]any{}
+	}
+	md["resourceVersion"] = resourceVersion
+	m["metadata"] = md
+	return json.Marshal(m)
+}

@@ -1,0 +1,135 @@
+// Package plan holds the Plan document of SPEC.md (the stable JSON/YAML output shared by svc and
+// scan) and the decision that fills it: findings, the failing cells of the access matrix, and the fix.
+package plan
+
+import "encoding/json"
+
+// APIVersion and Kind of the Plan document.
+const (
+	APIVersion = "elbfix/v1alpha1"
+	Kind       = "Plan"
+)
+
+// Values of the cluster facts. "unknown" means detection could not tell and no override was given;
+// the decision then evaluates every possibility.
+const (
+	Unknown = "unknown"
+
+	NetworkTurbo  = "turbo"
+	NetworkTunnel = "tunnel"
+	NetworkVPC    = "vpc"
+
+	ProxyIPTables = "iptables"
+	ProxyIPVS     = "ipvs"
+	ProxyNFTables = "nftables"
+)
+
+// Strategies (--strategy).
+const (
+	StrategyAuto        = "auto"
+	StrategyPassThrough = "pass-through"
+	StrategyCluster     = "cluster"
+)
+
+// Severities, lowest first.
+const (
+	SeverityInfo    = "info"
+	SeverityWarning = "warning"
+	SeverityError   = "error"
+)
+
+// Plan is the document printed by -o json|yaml.
+type Plan struct {
+	APIVersion string        `json:"apiVersion"`
+	Kind       string        `json:"kind"`
+	Cluster    Cluster       `json:"cluster"`
+	Services   []ServicePlan `json:"services"`
+}
+
+// Cluster is the set of facts the verdicts stand on, with the evidence behind each.
+type Cluster struct {
+	Flavor       string     `json:"flavor,omitempty"`
+	NetworkModel string     `json:"networkModel"`
+	ProxyMode    string     `json:"proxyMode"`
+	Version      string     `json:"version"`
+	Evidence     []Evidence `json:"evidence"`
+}
+
+// Evidence is one signal behind a fact.
+type Evidence struct {
+	Fact       string `json:"fact"`
+	Value      string `json:"value"`
+	Source     string `json:"source"`
+	Confidence string `json:"confidence"`
+}
+
+// ServicePlan is the verdict and fix for one Service.
+type ServicePlan struct {
+	Namespace             string    `json:"namespace"`
+	Name                  string    `json:"name"`
+	Type                  string    `json:"type"`
+	ExternalTrafficPolicy string    `json:"externalTrafficPolicy"`
+	ELBClass              string    `json:"elbClass"`
+	ELBID                 string    `json:"elbID"`
+	PassThrough           string    `json:"passThrough"`
+	Findings              []Finding `json:"findings"`
+	Fix                   *Fix      `json:"fix"`
+	Changed               bool      `json:"changed"`
+	Applied               bool      `json:"applied"`
+}
+
+// Finding is one stable finding id (SPEC "Finding ids") about one Service.
+type Finding struct {
+	ID          string `json:"id"`
+	Severity    string `json:"severity"`
+	Message     string `json:"message"`
+	Unreachable []Cell `json:"unreachable,omitempty"`
+}
+
+// Cell is one failing (client location, target address) pair of the access matrix.
+type Cell struct {
+	Client string `json:"client"`
+	Target string `json:"target"`
+	// Row names the vendor table row (and, for derived cells, the rule) the verdict came from.
+	Row string `json:"row,omitempty"`
+	// When lists the matrix columns (e.g. "tunnel+ipvs") in which the cell fails, when that is not
+	// every column still possible under the known facts; empty means it fails in all of them.
+	When []string `json:"when,omitempty"`
+}
+
+// Client locations.
+const (
+	HostSameNode  = "host-same-node"
+	HostOtherNode = "host-other-node"
+	PodSameNode   = "pod-same-node"
+	PodOtherNode  = "pod-other-node"
+)
+
+// Targets.
+const (
+	TargetELBIP              = "elb-ip"
+	TargetELBPrivateIP       = "elb-private-ip"
+	TargetELBPublicIP        = "elb-public-ip"
+	TargetNodePortServerNode = "nodeport-server-node"
+	TargetNodePortOtherNode  = "nodeport-other-node"
+	TargetDNATIP             = "dnat-ip"
+)
+
+// Fix is the change the plan proposes for one Service.
+type Fix struct {
+	Strategy  string          `json:"strategy"`
+	Reason    string          `json:"reason"`
+	PatchType string          `json:"patchType"`
+	Patch     json.RawMessage `json:"patch"`
+	AlsoPatch []AlsoPatch     `json:"alsoPatch,omitempty"`
+	Residual  []Finding       `json:"residual"`
+	// Costs are the side effects of the change (lost client source IP, stale conntrack entries).
+	Costs []string `json:"costs,omitempty"`
+}
+
+// AlsoPatch is a patch that must go with the fix to another Service (IPVS shared ELB).
+type AlsoPatch struct {
+	Namespace string          `json:"namespace"`
+	Name      string          `json:"name"`
+	Patch     json.RawMessage `json:"patch"`
+}

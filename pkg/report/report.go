@@ -1,0 +1,131 @@
+// Package report renders plans: the SPEC's Plan document as JSON or YAML, and the human view
+// (verdict, cells, fix) that svc and scan print.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"golang.org/x/term"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+)
+
+// IsTerminal tells whether w is a terminal (colour and progress only go there).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// WritePlan writes the Plan document as "json" (indented) or "yaml".
+func WritePlan(w io.Writer, doc plan.Plan, format string) error {
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	if format == "yaml" {
+		if b, err = yaml.JSONToYAML(b); err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}
+
+// WriteCluster writes the facts line and, for each fact, where it came from.
+func WriteCluster(w io.Writer, c plan.Cluster) {
+	version := c.Version
+	if version == "" {
+		version = plan.Unknown
+	}
+	fmt.Fprintf(w, "Cluster: network model %s, kube-proxy mode %s, version %s\n", c.NetworkModel, c.ProxyMode, version)
+	for _, e := range c.Evidence {
+		fmt.Fprintf(w, "  %s=%s: %s (%s)\n", e.Fact, e.Value, e.Source, e.Confidence)
+	}
+}
+
+// WriteService writes one Service's verdict and fix.
+func WriteService(w io.Writer, sp plan.ServicePlan) {
+	fmt.Fprintf(w, "service/%s in namespace %s: %s\n", sp.Name, sp.Namespace, describe(sp))
+	if len(sp.Findings) == 0 {
+		fmt.Fprintf(w, "  No findings: %s\n", nothingToDo(sp))
+	}
+	for _, f := range sp.Findings {
+		writeFinding(w, "  ", f)
+	}
+	if sp.Fix == nil {
+		return
+	}
+	fmt.Fprintf(w, "  Fix (%s): %s\n", sp.Fix.Strategy, sp.Fix.Reason)
+	if len(sp.Fix.Patch) > 0 {
+		fmt.Fprintf(w, "    patch (strategic): %s\n", sp.Fix.Patch)
+	}
+	for _, a := range sp.Fix.AlsoPatch {
+		fmt.Fprintf(w, "    also patch service %s/%s: %s\n", a.Namespace, a.Name, a.Patch)
+	}
+	for _, c := range sp.Fix.Costs {
+		fmt.Fprintf(w, "    cost: %s\n", c)
+	}
+	if len(sp.Fix.Residual) == 0 {
+		fmt.Fprintln(w, "    after the fix: every in-cluster client listed above reaches the Service")
+	}
+	for _, r := range sp.Fix.Residual {
+		writeFinding(w, "    still failing after the fix: ", r)
+	}
+	if !sp.Changed {
+		fmt.Fprintln(w, "    the object already has this setting")
+	}
+}
+
+func describe(sp plan.ServicePlan) string {
+	parts := []string{sp.Type}
+	if sp.ExternalTrafficPolicy != "" {
+		parts = append(parts, "externalTrafficPolicy "+sp.ExternalTrafficPolicy)
+	}
+	if sp.ELBClass != "" {
+		parts = append(parts, "elb.class "+sp.ELBClass)
+	}
+	if sp.ELBID != "" {
+		parts = append(parts, "elb.id "+sp.ELBID)
+	}
+	if sp.PassThrough != "" {
+		parts = append(parts, "elb.pass-through "+sp.PassThrough)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func nothingToDo(sp plan.ServicePlan) string {
+	switch sp.Type {
+	case "ClusterIP", "ExternalName", "":
+		return "a " + sp.Type + " Service has no ELB or NodePort address; in-cluster clients use its ClusterIP or DNS name"
+	}
+	if sp.ExternalTrafficPolicy != "Local" {
+		return "externalTrafficPolicy is " + sp.ExternalTrafficPolicy + ", so kube-proxy sends in-cluster traffic to any endpoint"
+	}
+	return "every in-cluster client reaches the Service"
+}
+
+func writeFinding(w io.Writer, indent string, f plan.Finding) {
+	fmt.Fprintf(w, "%s%s %s: %s\n", indent, strings.ToUpper(f.Severity), f.ID, f.Message)
+	if len(f.Unreachable) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	pad := strings.Repeat(" ", len(indent)+4)
+	fmt.Fprintf(tw, "%sCLIENT\tTARGET\tFAILS IN\tFROM\n", pad)
+	for _, c := range f.Unreachable {
+		when := "every possible column"
+		if len(c.When) > 0 {
+			when = strings.Join(c.When, ", ")
+		}
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", pad, c.Client, c.Target, when, c.Row)
+	}
+	tw.Flush()
+}
