@@ -22,6 +22,27 @@ const (
 	ProxyIPTables = "iptables"
 	ProxyIPVS     = "ipvs"
 	ProxyNFTables = "nftables"
+
+	// Flavors: which kind of cluster (Cluster.Flavor).
+	FlavorCCETurbo      = "cce-turbo"
+	FlavorCCEStandard   = "cce-standard"
+	FlavorOpenSourceCCM = "opensource-ccm"
+	FlavorGeneric       = "generic"
+
+	// Whether the server has status.loadBalancer.ingress[].ipMode (KEP-1860; Cluster.IPMode).
+	IPModeAvailable   = "available"   // v1.30 and later: on by default (beta 1.30, GA 1.32)
+	IPModeAlpha       = "alpha"       // v1.29: only with the LoadBalancerIPMode feature gate
+	IPModeUnavailable = "unavailable" // before v1.29
+)
+
+// Confidence of a piece of evidence, strongest first. "none" marks a signal that was tried but
+// tells nothing (not readable, absent, or not applicable); its source says why.
+const (
+	ConfidenceOverride = "override"
+	ConfidenceHigh     = "high"
+	ConfidenceMedium   = "medium"
+	ConfidenceLow      = "low"
+	ConfidenceNone     = "none"
 )
 
 // Strategies (--strategy).
@@ -52,15 +73,30 @@ type Cluster struct {
 	NetworkModel string     `json:"networkModel"`
 	ProxyMode    string     `json:"proxyMode"`
 	Version      string     `json:"version"`
+	IPMode       string     `json:"ipMode,omitempty"`
 	Evidence     []Evidence `json:"evidence"`
+	// Conflicts lists the facts on which signals disagree, and what was kept.
+	Conflicts []Conflict `json:"conflicts,omitempty"`
 }
 
-// Evidence is one signal behind a fact.
+// Evidence is one signal behind a fact: what was read where (Source), what it implies (Value,
+// "unknown" when it implies nothing) and how strongly (Confidence).
 type Evidence struct {
 	Fact       string `json:"fact"`
 	Value      string `json:"value"`
 	Source     string `json:"source"`
 	Confidence string `json:"confidence"`
+	// Signal names the kind of signal (e.g. "node-labels", "kube-proxy-proxymode", "override").
+	Signal string `json:"signal,omitempty"`
+}
+
+// Conflict is a fact on which signals disagree.
+type Conflict struct {
+	Fact string `json:"fact"`
+	// Values are the values the signals imply, the kept one (if any) first.
+	Values []string `json:"values"`
+	// Resolution says what was kept and why ("unknown" when equally strong signals disagree).
+	Resolution string `json:"resolution"`
 }
 
 // ServicePlan is the verdict and fix for one Service.
@@ -84,6 +120,9 @@ type Finding struct {
 	Severity    string `json:"severity"`
 	Message     string `json:"message"`
 	Unreachable []Cell `json:"unreachable,omitempty"`
+	// Ignored holds the reason when the finding is ignored (annotation elbfix.io/ignore or
+	// --ignore); an ignored finding is reported but sets no exit code.
+	Ignored string `json:"ignored,omitempty"`
 }
 
 // Cell is one failing (client location, target address) pair of the access matrix.

@@ -1,0 +1,699 @@
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/matrix"
+)
+
+// svcSpec builds a test Service compactly.
+type svcSpec struct {
+	typ       corev1.ServiceType // default LoadBalancer
+	cluster   bool               // externalTrafficPolicy Cluster (default Local)
+	ann       map[string]string  // annotations
+	ingress   []corev1.LoadBalancerIngress
+	noNP      bool // allocateLoadBalancerNodePorts: false
+	ports     []corev1.ServicePort
+	name      string
+	namespace string
+}
+
+func mk(s svcSpec) *corev1.Service {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", Annotations: s.ann},
+		Spec: corev1.ServiceSpec{
+			Type:                  corev1.ServiceTypeLoadBalancer,
+			ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+			Ports:                 []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}},
+		},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: s.ingress}},
+	}
+	if s.name != "" {
+		svc.Name = s.name
+	}
+	if s.namespace != "" {
+		svc.Namespace = s.namespace
+	}
+	if s.typ != "" {
+		svc.Spec.Type = s.typ
+	}
+	if s.cluster {
+		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
+	}
+	if s.typ == corev1.ServiceTypeClusterIP || s.typ == corev1.ServiceTypeExternalName {
+		svc.Spec.ExternalTrafficPolicy = ""
+	}
+	if s.noNP {
+		f := false
+		svc.Spec.AllocateLoadBalancerNodePorts = &f
+	}
+	if s.ports != nil {
+		svc.Spec.Ports = s.ports
+	}
+	return svc
+}
+
+func ann(kv ...string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+const (
+	aClass = "kubernetes.io/elb.class"
+	aPT    = "kubernetes.io/elb.pass-through"
+	aID    = "kubernetes.io/elb.id"
+)
+
+var (
+	union       = ann(aClass, "union")
+	unionPT     = ann(aClass, "union", aPT, "true")
+	unionOnly   = ann(aClass, "union", aPT, "onlyLocal")
+	performance = ann(aClass, "performance")
+	perfPT      = ann(aClass, "performance", aPT, "true")
+	dnatAnn     = ann(aClass, "dnat")
+	osShared    = ann(aClass, "shared")
+	vipPrivPub  = []corev1.LoadBalancerIngress{{IP: "192.168.0.147"}, {IP: "203.0.113.36"}}
+	v125        = "v1.25.5-r0-25.2.5"
+	tIPVS       = [2]string{"tunnel", "ipvs"}
+	vIPVS       = [2]string{"vpc", "ipvs"}
+	tIPT        = [2]string{"tunnel", "iptables"}
+	vIPT        = [2]string{"vpc", "iptables"}
+	unk         = [2]string{"unknown", "unknown"}
+	boolT       = true
+	boolF       = false
+)
+
+// cells renders a finding's cells as sorted "client>target" strings.
+func cells(f *Finding) []string {
+	if f == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range f.Unreachable {
+		out = append(out, c.Client+">"+c.Target)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func find(fs []Finding, id string) *Finding {
+	for i := range fs {
+		if fs[i].ID == id {
+			return &fs[i]
+		}
+	}
+	return nil
+}
+
+func ids(fs []Finding) []string {
+	out := []string{}
+	for _, f := range fs {
+		out = append(out, f.ID+"/"+f.Severity)
+	}
+	return out
+}
+
+func cl(clients []string, target string) []string {
+	var out []string
+	for _, c := range clients {
+		out = append(out, c+">"+target)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// One row per case of SPEC.md's finding table and domain.md §2–§4.
+func TestDecide(t *testing.T) {
+	const (
+		shortcut = FindingInClusterELBShortcut
+		np       = FindingNodePortLocalUnreachable
+		hairpin  = FindingDedicatedELBHairpin
+		dnat     = FindingDNATInClusterUnreachable
+		ver      = FindingPassThroughUnsupportedVersion
+		turbo    = FindingTurboLocalNeedsHostNetwork
+		invalid  = FindingAnnotationInvalid
+		detect   = FindingDetectionIncomplete
+		hc       = FindingHealthCheckConfig
+		oss      = FindingOpenSourceCCMDialect
+		incons   = FindingPassThroughInconsistentSharedLB
+	)
+	var (
+		hsn, hon, psn, pon = HostSameNode, HostOtherNode, PodSameNode, PodOtherNode
+	)
+	tests := []struct {
+		name     string
+		svc      svcSpec
+		col      [2]string
+		version  string
+		strategy string
+		backends *bool
+		peers    []*corev1.Service
+
+		findings     []string // id/severity in order
+		shortcut     []string // cells of incluster-elb-shortcut
+		other        map[string][]string
+		fix          string // "" = no fix
+		residual     []string
+		changed      bool
+		refused      bool
+		msgHas       map[string]string // finding id → substring of its message
+		reasonHas    string
+		alsoPatch    []string
+		whenOf       map[string][]string // "client>target" of the shortcut → When
+		findingsSkip bool                // do not compare the findings list
+	}{
+		// §2.1 derivation per column, shared ELB, Local, no status yet (target elb-ip), v1.25: auto = pass-through.
+		{name: "shared Local tunnel+ipvs", svc: svcSpec{ann: union}, col: tIPVS, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning"}, shortcut: cl([]string{hon, pon}, "elb-ip"),
+			fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+		{name: "shared Local vpc+ipvs", svc: svcSpec{ann: union}, col: vIPVS, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning"}, shortcut: cl([]string{hon, psn, pon}, "elb-ip"),
+			fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+		{name: "shared Local tunnel+iptables", svc: svcSpec{ann: union}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning"}, shortcut: cl([]string{pon}, "elb-ip"),
+			fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+		{name: "shared Local vpc+iptables", svc: svcSpec{ann: union}, col: vIPT, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning"}, shortcut: cl([]string{psn, pon}, "elb-ip"),
+			fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+		{name: "shared Local unknown facts", svc: svcSpec{ann: union}, col: unk, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning", detect + "/info"}, shortcut: cl([]string{hon, psn, pon}, "elb-ip"),
+			fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true,
+			whenOf: map[string][]string{"host-other-node>elb-ip": {"tunnel+ipvs", "vpc+ipvs"}, "pod-same-node>elb-ip": {"vpc+ipvs", "vpc+iptables"}, "pod-other-node>elb-ip": nil},
+			msgHas: map[string]string{detect: "--network-model and --proxy-mode"}},
+		{name: "shared Local vpc, proxy unknown", svc: svcSpec{ann: union}, col: [2]string{"vpc", "unknown"}, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning", detect + "/info"}, shortcut: cl([]string{hon, psn, pon}, "elb-ip"),
+			whenOf: map[string][]string{"host-other-node>elb-ip": {"vpc+ipvs"}, "pod-same-node>elb-ip": nil},
+			fix:    StrategyPassThrough, residual: []string{np + "/warning"}, changed: true,
+			msgHas: map[string]string{detect: "proxy mode unknown"}},
+		{name: "shared Local nftables = unknown proxy", svc: svcSpec{ann: union}, col: [2]string{"tunnel", "nftables"}, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning", detect + "/info"}, shortcut: cl([]string{hon, pon}, "elb-ip"),
+			fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true,
+			msgHas: map[string]string{detect: "nftables has no column"}},
+		// Addresses in status: one target per address scope.
+		{name: "shared Local with private and public addresses", svc: svcSpec{ann: union, ingress: vipPrivPub}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning"}, shortcut: []string{"pod-other-node>elb-private-ip", "pod-other-node>elb-public-ip"},
+			fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true,
+			msgHas: map[string]string{shortcut: "192.168.0.147, 203.0.113.36"}},
+		{name: "ipMode Proxy on every address: no short-cut", svc: svcSpec{ann: union, ingress: []corev1.LoadBalancerIngress{{IP: "192.168.0.9", IPMode: ptr(corev1.LoadBalancerIPModeProxy)}}}, col: vIPVS, version: v125,
+			findings: []string{np + "/warning"}},
+		{name: "ipMode Proxy on one address only", svc: svcSpec{ann: union, ingress: []corev1.LoadBalancerIngress{{IP: "192.168.0.9", IPMode: ptr(corev1.LoadBalancerIPModeProxy)}, {IP: "203.0.113.9", IPMode: ptr(corev1.LoadBalancerIPModeVIP)}}}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning"}, shortcut: []string{"pod-other-node>elb-public-ip"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+		{name: "hostname-only status: no short-cut", svc: svcSpec{ann: union, ingress: []corev1.LoadBalancerIngress{{Hostname: "elb.example.test"}}}, col: vIPVS, version: v125,
+			findings: []string{np + "/warning"}},
+		{name: "no NodePorts allocated, pass-through on: nothing", svc: svcSpec{ann: unionPT, noNP: true}, col: vIPVS, version: v125,
+			findings: []string{}},
+
+		// Policy Cluster: nothing, whatever the column.
+		{name: "shared Cluster tunnel+ipvs", svc: svcSpec{ann: union, cluster: true}, col: tIPVS, version: v125, findings: []string{}},
+		{name: "shared Cluster vpc+ipvs", svc: svcSpec{ann: union, cluster: true}, col: vIPVS, version: v125, findings: []string{}},
+		{name: "shared Cluster tunnel+iptables", svc: svcSpec{ann: union, cluster: true}, col: tIPT, version: v125, findings: []string{}},
+		{name: "shared Cluster vpc+iptables", svc: svcSpec{ann: union, cluster: true}, col: vIPT, version: v125, findings: []string{}},
+		{name: "shared Cluster unknown: no detection-incomplete", svc: svcSpec{ann: union, cluster: true}, col: unk, version: "", findings: []string{}},
+		{name: "no ELB annotations, Cluster", svc: svcSpec{cluster: true}, col: vIPVS, version: v125, findings: []string{}},
+
+		// Pass-through already on: short-cut cells ok; only the NodePort warning; no fix.
+		{name: "pass-through true, tunnel+ipvs", svc: svcSpec{ann: unionPT}, col: tIPVS, version: v125, findings: []string{np + "/warning"}},
+		{name: "pass-through true, vpc+ipvs", svc: svcSpec{ann: unionPT}, col: vIPVS, version: v125, findings: []string{np + "/warning"}},
+		{name: "pass-through onlyLocal, tunnel+iptables", svc: svcSpec{ann: unionOnly}, col: tIPT, version: v125, findings: []string{np + "/warning"}},
+		{name: "pass-through onlyLocal, vpc+iptables", svc: svcSpec{ann: unionOnly}, col: vIPT, version: v125, findings: []string{np + "/warning"}},
+		{name: "pass-through on, version unknown: treated as on", svc: svcSpec{ann: unionPT}, col: vIPT, version: "", findings: []string{np + "/warning"}},
+
+		// Version gate.
+		{name: "v1.15 auto: cluster", svc: svcSpec{ann: union}, col: vIPT, version: "v1.15.11-r1",
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true, reasonHas: "v1.15 and older"},
+		{name: "v1.15 forced pass-through: refused", svc: svcSpec{ann: union}, col: vIPT, version: "v1.15.11-r1", strategy: StrategyPassThrough,
+			findings: []string{shortcut + "/error", np + "/warning"}, refused: true},
+		{name: "v1.15 with pass-through set: no effect", svc: svcSpec{ann: unionPT}, col: vIPT, version: "v1.15.11-r1",
+			findings: []string{ver + "/error", shortcut + "/error", np + "/warning"}, shortcut: cl([]string{psn, pon}, "elb-ip"),
+			fix: StrategyCluster, residual: []string{ver + "/error"}, changed: true},
+		{name: "v1.17 auto: cluster", svc: svcSpec{ann: union}, col: vIPT, version: "v1.17.9-r0-CCE20.7.1.B003-17.36.3",
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true, reasonHas: "v1.19 and later"},
+		{name: "v1.17 forced pass-through: allowed with a warning", svc: svcSpec{ann: union}, col: vIPT, version: "v1.17.9-r0", strategy: StrategyPassThrough,
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{ver + "/warning", np + "/warning"}, changed: true},
+		{name: "v1.17 with pass-through set: warning only", svc: svcSpec{ann: unionPT}, col: vIPT, version: "v1.17.9-r0",
+			findings: []string{ver + "/warning", np + "/warning"}},
+		{name: "v1.19 auto: pass-through", svc: svcSpec{ann: union}, col: vIPT, version: "v1.19.16-r5",
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+		{name: "version unknown auto: cluster", svc: svcSpec{ann: union}, col: vIPT, version: "",
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true, reasonHas: "pass --cluster-version"},
+		{name: "version unknown forced pass-through: allowed, noted", svc: svcSpec{ann: union}, col: vIPT, version: "", strategy: StrategyPassThrough,
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true, reasonHas: "version is unknown"},
+		{name: "version garbage: like unknown", svc: svcSpec{ann: union}, col: vIPT, version: "latest",
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true, reasonHas: "does not parse"},
+		{name: "forced cluster at v1.25", svc: svcSpec{ann: union}, col: tIPVS, version: v125, strategy: StrategyCluster,
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
+
+		// Dedicated ELB: hairpin, pass-through does not help → auto cluster.
+		{name: "dedicated Local tunnel+ipvs", svc: svcSpec{ann: performance, ingress: vipPrivPub}, col: tIPVS, version: v125,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"},
+			shortcut: []string{"host-other-node>elb-private-ip", "host-other-node>elb-public-ip", "pod-other-node>elb-private-ip", "pod-other-node>elb-public-ip"},
+			other:    map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")},
+			fix:      StrategyCluster, residual: []string{}, changed: true, reasonHas: "pass-through would leave dedicated-elb-hairpin"},
+		{name: "dedicated Local vpc+ipvs", svc: svcSpec{ann: performance}, col: vIPVS, version: v125,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, shortcut: cl([]string{hon, psn, pon}, "elb-ip"),
+			other: map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")}, fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "dedicated Local tunnel+iptables", svc: svcSpec{ann: performance}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, shortcut: cl([]string{pon}, "elb-ip"),
+			other: map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")}, fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "dedicated Local vpc+iptables", svc: svcSpec{ann: performance}, col: vIPT, version: v125,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, shortcut: cl([]string{psn, pon}, "elb-ip"),
+			other: map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")}, fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "dedicated forced pass-through: hairpin residual", svc: svcSpec{ann: performance}, col: vIPT, version: v125, strategy: StrategyPassThrough,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{hairpin + "/error", np + "/warning"}, changed: true},
+		{name: "dedicated Local with pass-through on: hairpin only", svc: svcSpec{ann: perfPT}, col: vIPT, version: v125,
+			findings: []string{hairpin + "/error", np + "/warning"}, other: map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")},
+			fix: StrategyCluster, residual: []string{hairpin + "/error"}, changed: true, msgHas: map[string]string{hairpin: "Pass-through does not help"}},
+		{name: "dedicated Cluster, pass-through off: nothing", svc: svcSpec{ann: performance, cluster: true}, col: vIPT, version: v125, findings: []string{}},
+		{name: "dedicated Cluster, pass-through on: intermittent hairpin, no fix possible", svc: svcSpec{ann: perfPT, cluster: true}, col: vIPT, version: v125,
+			findings: []string{hairpin + "/error"}, msgHas: map[string]string{hairpin: "intermittently"}},
+		{name: "dedicated Cluster, pass-through on, forced cluster: unchanged", svc: svcSpec{ann: perfPT, cluster: true}, col: vIPT, version: v125, strategy: StrategyCluster,
+			findings: []string{hairpin + "/error"}, fix: StrategyCluster, residual: []string{hairpin + "/error"}, changed: false},
+		{name: "dedicated on Turbo: no hairpin (CCE Standard only)", svc: svcSpec{ann: performance}, col: [2]string{"turbo", "iptables"}, version: v125, backends: &boolT,
+			findings: []string{np + "/warning"}},
+		{name: "dedicated, unknown network: hairpin", svc: svcSpec{ann: performance}, col: [2]string{"unknown", "iptables"}, version: v125,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning", detect + "/info"}, fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "dedicated via autocreate fields, no class", svc: svcSpec{ann: ann("kubernetes.io/elb.autocreate", `{"type":"inner","available_zone":["az1"],"l4_flavor_name":"L4_flavor.elb.s1.small"}`)}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "shared with transparent client IP: hairpin", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true")}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true,
+			msgHas: map[string]string{hairpin: "transparent-client-ip"}},
+		{name: "nginx-ingress add-on on a dedicated ELB: its own row", svc: svcSpec{ann: performance, name: "cceaddon-nginx-ingress-controller", namespace: "kube-system"}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
+
+		// DNAT.
+		{name: "dnat Local", svc: svcSpec{ann: dnatAnn, ingress: []corev1.LoadBalancerIngress{{IP: "203.0.113.80"}}}, col: vIPVS, version: v125,
+			findings: []string{dnat + "/error", np + "/warning"}, other: map[string][]string{dnat: cl([]string{hsn, hon, psn, pon}, "dnat-ip")},
+			fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "dnat Local forced pass-through: refused", svc: svcSpec{ann: dnatAnn}, col: vIPVS, version: v125, strategy: StrategyPassThrough,
+			findings: []string{dnat + "/error", np + "/warning"}, refused: true},
+		{name: "dnat Cluster: nothing", svc: svcSpec{ann: dnatAnn, cluster: true}, col: vIPVS, version: v125, findings: []string{}},
+
+		// Open-source dialect.
+		{name: "open-source shared Local", svc: svcSpec{ann: osShared}, col: tIPVS, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning", oss + "/info"}, fix: StrategyCluster, residual: []string{}, changed: true, reasonHas: "open-source"},
+		{name: "open-source forced pass-through: refused", svc: svcSpec{ann: osShared}, col: tIPVS, version: v125, strategy: StrategyPassThrough,
+			findings: []string{shortcut + "/error", np + "/warning", oss + "/info"}, refused: true},
+		{name: "open-source with a pass-through annotation: no effect", svc: svcSpec{ann: ann(aClass, "shared", aPT, "true")}, col: tIPVS, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning", oss + "/info"}, fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "open-source Cluster: info only", svc: svcSpec{ann: osShared, cluster: true}, col: tIPVS, version: v125,
+			findings: []string{oss + "/info"}},
+
+		// NodePort Services.
+		{name: "NodePort Local vpc+ipvs", svc: svcSpec{typ: corev1.ServiceTypeNodePort}, col: vIPVS, version: v125,
+			findings: []string{np + "/warning"}, other: map[string][]string{np: {"host-other-node>nodeport-other-node", "host-same-node>nodeport-other-node", "pod-other-node>nodeport-other-node", "pod-same-node>nodeport-other-node", "pod-same-node>nodeport-server-node"}},
+			fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "NodePort Local tunnel+iptables", svc: svcSpec{typ: corev1.ServiceTypeNodePort}, col: tIPT, version: v125,
+			findings: []string{np + "/warning"}, other: map[string][]string{np: {"host-same-node>nodeport-other-node", "pod-other-node>nodeport-other-node", "pod-same-node>nodeport-other-node"}},
+			fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "NodePort Local forced pass-through: refused", svc: svcSpec{typ: corev1.ServiceTypeNodePort}, col: vIPVS, version: v125, strategy: StrategyPassThrough,
+			findings: []string{np + "/warning"}, refused: true},
+		{name: "NodePort Cluster: nothing", svc: svcSpec{typ: corev1.ServiceTypeNodePort, cluster: true}, col: vIPVS, version: v125, findings: []string{}},
+		{name: "ClusterIP: not applicable", svc: svcSpec{typ: corev1.ServiceTypeClusterIP, ann: performance}, col: vIPVS, version: v125, findings: []string{}},
+		{name: "ExternalName: not applicable", svc: svcSpec{typ: corev1.ServiceTypeExternalName}, col: vIPVS, version: v125, findings: []string{}},
+
+		// CCE Turbo.
+		{name: "turbo Local, backends not hostNetwork, ipvs", svc: svcSpec{ann: union}, col: [2]string{"turbo", "ipvs"}, version: v125, backends: &boolF,
+			findings: []string{shortcut + "/error", turbo + "/error", np + "/warning"}, shortcut: cl([]string{hon}, "elb-ip"),
+			fix: StrategyCluster, residual: []string{}, changed: true, msgHas: map[string]string{turbo: "they do not"}},
+		{name: "turbo Local, hostNetwork backends, ipvs: pass-through", svc: svcSpec{ann: union}, col: [2]string{"turbo", "ipvs"}, version: v125, backends: &boolT,
+			findings: []string{shortcut + "/error", np + "/warning"}, shortcut: cl([]string{hon}, "elb-ip"),
+			fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+		{name: "turbo Local, hostNetwork backends, iptables: no short-cut failure", svc: svcSpec{ann: union}, col: [2]string{"turbo", "iptables"}, version: v125, backends: &boolT,
+			findings: []string{np + "/warning"}},
+		{name: "turbo Local, proxy unknown, hostNetwork by annotation", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/hws-hostNetwork", "true")}, col: [2]string{"turbo", "unknown"}, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning", detect + "/info"}, shortcut: cl([]string{hon}, "elb-ip"),
+			whenOf: map[string][]string{"host-other-node>elb-ip": {"turbo+ipvs"}}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+		{name: "turbo Local, hostNetwork unknown", svc: svcSpec{ann: union}, col: [2]string{"turbo", "iptables"}, version: v125,
+			findings: []string{turbo + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true, msgHas: map[string]string{turbo: "unknown"}},
+		{name: "turbo: pods read override the annotation", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/hws-hostNetwork", "true")}, col: [2]string{"turbo", "iptables"}, version: v125, backends: &boolF,
+			findings: []string{turbo + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "turbo Cluster: nothing", svc: svcSpec{ann: union, cluster: true}, col: [2]string{"turbo", "ipvs"}, version: v125, backends: &boolF, findings: []string{}},
+
+		// Invalid annotations.
+		{name: "autocreate invalid JSON", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.autocreate", `{"type":`), cluster: true}, col: vIPVS, version: v125,
+			findings: []string{invalid + "/error"}, msgHas: map[string]string{invalid: "unexpected end of JSON input"}},
+		{name: "pass-through yes: invalid, treated as off", svc: svcSpec{ann: ann(aClass, "union", aPT, "yes")}, col: tIPT, version: v125,
+			findings: []string{invalid + "/error", shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true,
+			msgHas: map[string]string{invalid: `invalid value "yes"`}},
+		{name: "invalid autocreate does not keep auto from pass-through", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.autocreate", `{"type":"public"`)}, col: tIPT, version: v125,
+			findings: []string{invalid + "/error", shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{invalid + "/error", np + "/warning"}, changed: true},
+
+		// IPVS: Services on one ELB must agree on pass-through.
+		{name: "IPVS peers disagree, this one Cluster", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1"), cluster: true}, col: tIPVS, version: v125,
+			peers:    []*corev1.Service{mk(svcSpec{name: "api", ann: ann(aClass, "union", aID, "elb-1", aPT, "true")})},
+			findings: []string{incons + "/error"}, fix: StrategyPassThrough, residual: []string{}, changed: true, msgHas: map[string]string{incons: "shop/api (pass-through on)"}},
+		{name: "IPVS pass-through fix carries the peers", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1")}, col: tIPVS, version: v125,
+			peers:    []*corev1.Service{mk(svcSpec{name: "api", ann: ann(aClass, "union", aID, "elb-1")}), mk(svcSpec{name: "other", ann: ann(aClass, "union", aID, "elb-2")})},
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true, alsoPatch: []string{"shop/api"}},
+		{name: "iptables peers may disagree", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1"), cluster: true}, col: tIPT, version: v125,
+			peers:    []*corev1.Service{mk(svcSpec{name: "api", ann: ann(aClass, "union", aID, "elb-1", aPT, "true")})},
+			findings: []string{}},
+
+		// Health checks.
+		{name: "UDP health check on a TCP port", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-option", `{"protocol":"UDP"}`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: "TCP:80"}},
+		{name: "per-port check for a port the Service lacks", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-options", `[{"protocol":"TCP","target_service_port":"TCP:81"}]`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: "not a port of the Service"}},
+		{name: "TCP check on a UDP port", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-options", `[{"protocol":"TCP","target_service_port":"UDP:53"}]`), cluster: true, ports: []corev1.ServicePort{{Port: 53, Protocol: corev1.ProtocolUDP}}}, col: tIPT, version: v125,
+			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: "UDP:53"}},
+		{name: "health check off: not checked", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-flag", "off", "kubernetes.io/elb.health-check-option", `{"protocol":"UDP"}`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{}},
+	}
+	m := matrix.MustDefault()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := mk(tt.svc)
+			strategy := tt.strategy
+			if strategy == "" {
+				strategy = StrategyAuto
+			}
+			in := Input{Cluster: Cluster{NetworkModel: tt.col[0], ProxyMode: tt.col[1], Version: tt.version}, Service: svc, Strategy: strategy, BackendsHostNetwork: tt.backends, SameELB: tt.peers}
+			sp, err := Decide(in, m)
+			if tt.refused {
+				var re *RefusedError
+				if !errors.As(err, &re) {
+					t.Fatalf("err = %v, want a *RefusedError", err)
+				}
+				msg := err.Error()
+				if !strings.HasPrefix(msg, "Service shop/web: --strategy pass-through cannot work because ") || !strings.HasSuffix(msg, ".") || strings.Count(msg, ". ") > 0 {
+					t.Errorf("refusal is not one sentence naming the Service: %q", msg)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(sp.Findings); !reflect.DeepEqual(got, tt.findings) {
+				t.Errorf("findings = %v, want %v", got, tt.findings)
+			}
+			if tt.shortcut != nil {
+				if got := cells(find(sp.Findings, FindingInClusterELBShortcut)); !reflect.DeepEqual(got, tt.shortcut) {
+					t.Errorf("shortcut cells = %v, want %v", got, tt.shortcut)
+				}
+			}
+			for id, want := range tt.other {
+				if got := cells(find(sp.Findings, id)); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s cells = %v, want %v", id, got, want)
+				}
+			}
+			for id, sub := range tt.msgHas {
+				f := find(sp.Findings, id)
+				if f == nil || !strings.Contains(f.Message, sub) {
+					t.Errorf("%s message does not contain %q: %+v", id, sub, f)
+				}
+			}
+			if tt.whenOf != nil {
+				f := find(sp.Findings, FindingInClusterELBShortcut)
+				for _, c := range f.Unreachable {
+					if want, ok := tt.whenOf[c.Client+">"+c.Target]; ok && !reflect.DeepEqual(c.When, want) {
+						t.Errorf("when of %s>%s = %v, want %v", c.Client, c.Target, c.When, want)
+					}
+				}
+			}
+			if tt.refused {
+				return
+			}
+			if tt.fix == "" {
+				if sp.Fix != nil {
+					t.Fatalf("fix = %+v, want none", sp.Fix)
+				}
+				if sp.Changed {
+					t.Error("changed without a fix")
+				}
+				return
+			}
+			if sp.Fix == nil {
+				t.Fatalf("no fix, want %s", tt.fix)
+			}
+			if sp.Fix.Strategy != tt.fix {
+				t.Errorf("fix = %s (%s), want %s", sp.Fix.Strategy, sp.Fix.Reason, tt.fix)
+			}
+			if sp.Fix.PatchType != "strategic" || sp.Fix.Patch != nil || sp.Fix.Reason == "" {
+				t.Errorf("fix fields: %+v", sp.Fix)
+			}
+			if got := ids(sp.Fix.Residual); !reflect.DeepEqual(got, tt.residual) {
+				t.Errorf("residual = %v, want %v", got, tt.residual)
+			}
+			if sp.Changed != tt.changed {
+				t.Errorf("changed = %v, want %v", sp.Changed, tt.changed)
+			}
+			if tt.reasonHas != "" && !strings.Contains(sp.Fix.Reason, tt.reasonHas) {
+				t.Errorf("reason %q does not contain %q", sp.Fix.Reason, tt.reasonHas)
+			}
+			if sp.Fix.Strategy == StrategyCluster && sp.Changed && len(sp.Fix.Costs) != 2 {
+				t.Errorf("cluster costs = %v", sp.Fix.Costs)
+			}
+			var also []string
+			for _, a := range sp.Fix.AlsoPatch {
+				also = append(also, a.Namespace+"/"+a.Name)
+				if string(a.Patch) != `{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":"true"}}}` {
+					t.Errorf("alsoPatch patch = %s", a.Patch)
+				}
+			}
+			if !reflect.DeepEqual(also, tt.alsoPatch) {
+				t.Errorf("alsoPatch = %v, want %v", also, tt.alsoPatch)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestServicePlanFields(t *testing.T) {
+	svc := readService(t, "service-dedicated-elb.yaml")
+	sp, err := Decide(Input{Cluster: cluster("vpc", "ipvs", v125), Service: svc}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Namespace != "shop" || sp.Name != "orders" || sp.Type != "LoadBalancer" || sp.ExternalTrafficPolicy != "Local" ||
+		sp.ELBClass != "performance" || sp.ELBID != "2f6d3a8e-1b4c-4d2e-9f7a-5c3b1e0d9a24" || sp.PassThrough != "" || sp.Applied {
+		t.Errorf("fields = %+v", sp)
+	}
+	// A Service without namespace (offline manifest) is in "default"; a policy left out is Cluster.
+	svc2 := mk(svcSpec{ann: union})
+	svc2.Namespace = ""
+	svc2.Spec.ExternalTrafficPolicy = ""
+	sp2, _ := Decide(Input{Cluster: cluster("vpc", "ipvs", v125), Service: svc2}, nil)
+	if sp2.Namespace != "default" || sp2.ExternalTrafficPolicy != "Cluster" || sp2.Fix != nil {
+		t.Errorf("defaults = %+v", sp2)
+	}
+	// JSON: findings and residual are arrays, never null.
+	b, _ := json.Marshal(sp2)
+	if !strings.Contains(string(b), `"findings":[]`) || !strings.Contains(string(b), `"fix":null`) {
+		t.Errorf("json = %s", b)
+	}
+}
+
+func TestDecideErrors(t *testing.T) {
+	if _, err := Decide(Input{}, nil); err == nil {
+		t.Error("nil Service accepted")
+	}
+	if _, err := Decide(Input{Service: mk(svcSpec{}), Strategy: "magic"}, nil); err == nil || !strings.Contains(err.Error(), "magic") {
+		t.Errorf("unknown strategy: %v", err)
+	}
+}
+
+func TestNotApplicable(t *testing.T) {
+	for _, tc := range []struct {
+		typ  corev1.ServiceType
+		want bool
+	}{{corev1.ServiceTypeClusterIP, true}, {"", true}, {corev1.ServiceTypeExternalName, true}, {corev1.ServiceTypeNodePort, false}, {corev1.ServiceTypeLoadBalancer, false}} {
+		svc := mk(svcSpec{})
+		svc.Spec.Type = tc.typ
+		reason, ok := NotApplicable(svc)
+		if ok != tc.want || (ok && reason == "") {
+			t.Errorf("%q: ok=%v reason=%q", tc.typ, ok, reason)
+		}
+	}
+	if _, ok := NotApplicable(nil); !ok {
+		t.Error("nil")
+	}
+}
+
+func TestSeverity(t *testing.T) {
+	if !(SeverityRank(SeverityError) > SeverityRank(SeverityWarning) && SeverityRank(SeverityWarning) > SeverityRank(SeverityInfo) && SeverityRank(SeverityInfo) > SeverityRank("bogus")) {
+		t.Error("rank order")
+	}
+	fs := []Finding{{Severity: SeverityInfo}, {Severity: SeverityWarning}}
+	if MaxSeverity(fs) != SeverityWarning || MaxSeverity(nil) != "" {
+		t.Error("MaxSeverity")
+	}
+	p := Plan{Services: []ServicePlan{{Findings: fs}, {Findings: []Finding{{Severity: SeverityError}}}, {}}}
+	if p.MaxSeverity() != SeverityError || p.Services[0].MaxSeverity() != SeverityWarning {
+		t.Error("Plan.MaxSeverity")
+	}
+}
+
+// TestDecideSweep runs every combination of column × policy × class × pass-through × version ×
+// strategy and checks the properties every verdict must have.
+func TestDecideSweep(t *testing.T) {
+	m := matrix.MustDefault()
+	cols := [][2]string{tIPVS, vIPVS, tIPT, vIPT, unk, {"turbo", "ipvs"}, {"turbo", "iptables"}, {"vpc", "nftables"}}
+	classes := []string{"", "union", "performance", "dnat", "shared", "dedicated"}
+	versions := []string{"v1.15.11", "v1.17.9-r0", "v1.19.16-r5", "v1.25.5-r0", ""}
+	strategies := []string{StrategyAuto, StrategyPassThrough, StrategyCluster}
+	types := []corev1.ServiceType{corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeNodePort}
+	n := 0
+	for _, col := range cols {
+		for _, typ := range types {
+			for _, clusterPolicy := range []bool{false, true} {
+				for _, class := range classes {
+					for _, pt := range []string{"", "true", "onlyLocal"} {
+						for _, version := range versions {
+							for _, strategy := range strategies {
+								a := map[string]string{}
+								if class != "" {
+									a[aClass] = class
+								}
+								if pt != "" {
+									a[aPT] = pt
+								}
+								svc := mk(svcSpec{typ: typ, cluster: clusterPolicy, ann: a, ingress: vipPrivPub})
+								in := Input{Cluster: Cluster{NetworkModel: col[0], ProxyMode: col[1], Version: version}, Service: svc, Strategy: strategy, BackendsHostNetwork: &boolT}
+								sp, err := Decide(in, m)
+								n++
+								checkInvariants(t, in, m, sp, err)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if n < 5000 {
+		t.Errorf("only %d combinations", n)
+	}
+}
+
+func checkInvariants(t *testing.T, in Input, m *matrix.Matrix, sp ServicePlan, err error) {
+	t.Helper()
+	name := func() string {
+		return in.Cluster.NetworkModel + "+" + in.Cluster.ProxyMode + " " + string(in.Service.Spec.Type) + " " + string(in.Service.Spec.ExternalTrafficPolicy) +
+			" class=" + in.Service.Annotations[aClass] + " pt=" + in.Service.Annotations[aPT] + " v=" + in.Cluster.Version + " " + in.Strategy
+	}
+	if _, jerr := json.Marshal(sp); jerr != nil {
+		t.Fatalf("%s: json: %v", name(), jerr)
+	}
+	if err != nil {
+		var re *RefusedError
+		if !errors.As(err, &re) || in.Strategy != StrategyPassThrough {
+			t.Fatalf("%s: unexpected error %v", name(), err)
+		}
+		return
+	}
+	if sp.Findings == nil {
+		t.Fatalf("%s: findings is nil", name())
+	}
+	possible := map[string]bool{}
+	for _, c := range m.Columns() {
+		possible[c.String()] = true
+	}
+	for _, f := range sp.Findings {
+		if SeverityRank(f.Severity) == 0 || f.Message == "" {
+			t.Fatalf("%s: bad finding %+v", name(), f)
+		}
+		for _, c := range f.Unreachable {
+			if c.Row == "" {
+				t.Fatalf("%s: cell without row %+v", name(), c)
+			}
+			for _, w := range c.When {
+				if !possible[w] && !strings.HasPrefix(w, "turbo+") {
+					t.Fatalf("%s: unknown column %q", name(), w)
+				}
+			}
+		}
+	}
+	if sp.Changed && sp.Fix == nil {
+		t.Fatalf("%s: changed without fix", name())
+	}
+	local := in.Service.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+	if !local && find(sp.Findings, FindingInClusterELBShortcut) != nil {
+		t.Fatalf("%s: short-cut finding with policy Cluster", name())
+	}
+	if sp.Fix == nil {
+		return
+	}
+	if sp.Fix.Residual == nil {
+		t.Fatalf("%s: residual is nil", name())
+	}
+	for _, r := range sp.Fix.Residual {
+		if SeverityRank(r.Severity) < SeverityRank(SeverityWarning) {
+			t.Fatalf("%s: info in residual", name())
+		}
+	}
+	if sp.Fix.Strategy == StrategyCluster {
+		for _, id := range []string{FindingInClusterELBShortcut, FindingNodePortLocalUnreachable, FindingDNATInClusterUnreachable, FindingTurboLocalNeedsHostNetwork} {
+			if find(sp.Fix.Residual, id) != nil {
+				t.Fatalf("%s: cluster leaves %s", name(), id)
+			}
+		}
+	}
+	if sp.Fix.Strategy == StrategyPassThrough {
+		if in.Service.Spec.Type != corev1.ServiceTypeLoadBalancer || in.Service.Annotations[aClass] == "dnat" ||
+			in.Service.Annotations[aClass] == "shared" || in.Service.Annotations[aClass] == "dedicated" || in.Cluster.Version == "v1.15.11" {
+			t.Fatalf("%s: pass-through where it cannot work", name())
+		}
+		if find(sp.Fix.Residual, FindingInClusterELBShortcut) != nil {
+			t.Fatalf("%s: pass-through leaves the short-cut", name())
+		}
+		if in.Strategy == StrategyAuto {
+			for _, id := range []string{FindingDedicatedELBHairpin, FindingTurboLocalNeedsHostNetwork, FindingPassThroughInconsistentSharedLB} {
+				if find(sp.Fix.Residual, id) != nil {
+					t.Fatalf("%s: auto chose pass-through leaving %s", name(), id)
+				}
+			}
+			if in.Cluster.Version == "" || in.Cluster.Version == "v1.17.9-r0" {
+				t.Fatalf("%s: auto chose pass-through below v1.19 or with an unknown version", name())
+			}
+		}
+	}
+}
+
+func BenchmarkDecide(b *testing.B) {
+	svc := readService(b, "service-dedicated-elb.yaml")
+	m := matrix.MustDefault()
+	in := Input{Cluster: cluster("unknown", "unknown", v125), Service: svc, Strategy: StrategyAuto}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decide(in, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func FuzzDecide(f *testing.F) {
+	f.Add("union", "true", `{"type":"public"}`, "v1.25.5-r0", "tunnel", "ipvs", "auto", true, uint8(0), "192.168.0.1")
+	f.Add("performance", "onlyLocal", `{"type":"inner","available_zone":"az"}`, "v1.15", "turbo", "unknown", "pass-through", false, uint8(1), "")
+	f.Add("dnat", "yes", `{`, "garbage", "", "nftables", "cluster", true, uint8(2), "not-an-ip")
+	m := matrix.MustDefault()
+	f.Fuzz(func(t *testing.T, class, pt, autocreate, version, network, proxy, strategy string, local bool, typ uint8, ip string) {
+		a := map[string]string{aClass: class, aPT: pt, "kubernetes.io/elb.autocreate": autocreate, "kubernetes.io/hws-hostNetwork": pt, aID: "x"}
+		types := []corev1.ServiceType{corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeNodePort, corev1.ServiceTypeClusterIP, ""}
+		svc := mk(svcSpec{typ: types[int(typ)%len(types)], cluster: !local, ann: a, ingress: []corev1.LoadBalancerIngress{{IP: ip}}})
+		peer := mk(svcSpec{name: "peer", ann: map[string]string{aID: "x", aPT: class}})
+		in := Input{Cluster: Cluster{NetworkModel: network, ProxyMode: proxy, Version: version}, Service: svc, Strategy: strategy, SameELB: []*corev1.Service{peer, nil}}
+		sp, err := Decide(in, m)
+		if err != nil {
+			var re *RefusedError
+			if errors.As(err, &re) && strategy != StrategyPassThrough {
+				t.Fatalf("refused a %q strategy", strategy)
+			}
+			return
+		}
+		if _, err := json.Marshal(sp); err != nil {
+			t.Fatal(err)
+		}
+		if sp.Findings == nil || (sp.Changed && sp.Fix == nil) {
+			t.Fatalf("bad plan %+v", sp)
+		}
+	})
+}
