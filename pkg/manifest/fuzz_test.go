@@ -1,0 +1,256 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+func addSeeds(f *testing.F, globs ...string) {
+	for _, g := range globs {
+		files, _ := filepath.Glob(g)
+		for _, p := range files {
+			if data, err := os.ReadFile(p); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+}
+
+// FuzzRead: any bytes as a manifest never panic; what reads is written back as it was and reads
+// again as the same documents; the plugin's two patches apply to every Service or fail cleanly.
+func FuzzRead(f *testing.F) {
+	addSeeds(f, "testdata/examples/*.yaml", "testdata/golden/*.in.*")
+	for _, s := range []string{
+		"", "---", "---\n---\n", "# c\n", "...\n", "%YAML 1.2\n---\napiVersion: v1\nkind: Service\nmetadata: {name: a}\n",
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  annotations:\n", "{}", "[]", "null", `{"apiVersion":"v1","kind":"Service"}`,
+		"apiVersion: v1\nkind: Service\nspec:\n  s: |\n    x\n", "apiVersion: v1\r\nkind: Service\r\n",
+		"\ufeffapiVersion: v1\nkind: Service\nmetadata: {name: bom}\n",
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  annotations: &a\n    x: y\n  labels: *a\n",
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: !!str a\n  annotations:\n    k: |2+\n      text\n\n...\n",
+		"apiVersion: v1\nkind: Service\nmetadata: {name: a, annotations: {\n  k: v }}\nspec:\n  externalTrafficPolicy: 'Local'",
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  annotations:\n    k: plain\n      continued\n",
+		"apiVersion: v1\nkind: Service\nmetadata:\n- name: a\n",
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: a\nspec:\n  externalTrafficPolicy: \"Lo\\\"cal\"  # c\n",
+		`{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Service","metadata":{"name":"a"}}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkRead)
+}
+
+// checkRead is FuzzRead's property for one input.
+func checkRead(t *testing.T, data []byte) {
+	{
+		set, err := Read("-", bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		if err := set.Write(&out); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		if !bytes.Equal(out.Bytes(), data) {
+			t.Fatalf("Write does not reproduce the input:\n%q\n%q", data, out.Bytes())
+		}
+		again, err := Read("-", bytes.NewReader(out.Bytes()))
+		if err != nil {
+			t.Fatalf("the output does not read again: %v", err)
+		}
+		sameSets(t, set, again)
+		for _, r := range set.Services() {
+			for _, p := range []string{passThrough, cluster, `{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":null}}}`} {
+				before := string(r.Doc.Bytes())
+				if err := r.ApplyPatch([]byte(p)); err != nil {
+					if string(r.Doc.Bytes()) != before {
+						t.Fatalf("a failed patch changed the document: %v", err)
+					}
+					continue
+				}
+			}
+		}
+		out.Reset()
+		if err := set.Write(&out); err != nil {
+			t.Fatalf("Write after patches: %v", err)
+		}
+		patched, err := Read("-", bytes.NewReader(out.Bytes()))
+		if err != nil {
+			t.Fatalf("the patched output does not read again: %v\n%s", err, out.Bytes())
+		}
+		sameSets(t, set, patched)
+	}
+}
+
+// sameSets checks that b holds the documents and Services of a.
+func sameSets(t *testing.T, a, b *Set) {
+	t.Helper()
+	da, db := a.Docs(), b.Docs()
+	if len(da) != len(db) {
+		t.Fatalf("%d documents, then %d", len(da), len(db))
+	}
+	for i := range da {
+		x, y := da[i], db[i]
+		if x.APIVersion != y.APIVersion || x.Kind != y.Kind || x.Name != y.Name || x.Namespace != y.Namespace || x.JSON != y.JSON ||
+			!sameTree(docRoot(x.Node), docRoot(y.Node), 0) {
+			t.Fatalf("document %d differs:\n%+v\n%+v", i, x, y)
+		}
+	}
+	sa, sb := a.Services(), b.Services()
+	if len(sa) != len(sb) {
+		t.Fatalf("%d Services, then %d", len(sa), len(sb))
+	}
+	for i := range sa {
+		ja, _ := json.Marshal(sa[i].Service)
+		jb, _ := json.Marshal(sb[i].Service)
+		if !bytes.Equal(ja, jb) {
+			t.Fatalf("Service %d differs:\n%s\n%s", i, ja, jb)
+		}
+	}
+}
+
+const fuzzService = `# The Service under test.
+apiVersion: v1
+kind: Service
+metadata:
+  name: web   # the name
+  namespace: shop
+  labels: {app: web}
+  annotations:
+    kubernetes.io/elb.class: union
+    kubernetes.io/elb.autocreate: >-
+      {"type":"public"}
+
+    note: 'it''s'
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector:
+    app: web
+  ports:
+  - port: 80
+    targetPort: 8080
+  sessionAffinity:
+status: {}
+`
+
+const fuzzServiceJSON = `{
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "web", "annotations": {"a": "b"}, "labels": {}},
+    "spec": {
+        "type": "LoadBalancer",
+        "ports": [{"port": 80}]
+    }
+}
+`
+
+// FuzzApplyPatch: any patch on a fixed Service never panics; a patch either fails leaving the
+// document as it was, or gives text that reads back as the merge of the patch into the object.
+func FuzzApplyPatch(f *testing.F) {
+	for _, s := range []string{
+		passThrough, cluster, `{}`, `null`, `[]`, `{"metadata":{"annotations":null}}`,
+		`{"metadata":{"annotations":{"kubernetes.io/elb.class":null,"kubernetes.io/elb.autocreate":null,"note":null}}}`,
+		`{"metadata":{"labels":{"app":null}}}`, `{"metadata":{"labels":{"x":"1"}}}`, `{"spec":{"sessionAffinity":"ClientIP"}}`,
+		`{"spec":{"selector":{"app":"x","tier":"y"}},"status":{"loadBalancer":{}}}`, `{"metadata":{"annotations":{"": "", "a: b": "#", "x": "multi\nline"}}}`,
+		`{"spec":{"healthCheckNodePort":1e3}}`, `{"spec":{"publishNotReadyAddresses":true}}`, `{"spec":{"ports":null}}`,
+		`{"metadata":{"name":"other","namespace":null}}`, `{"newTop":{"a":{"b":"c"}}}`, `{"$patch":"delete"}`,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, patch []byte, isJSON bool) {
+		in := fuzzService
+		if isJSON {
+			in = fuzzServiceJSON
+		}
+		set, err := Read("-", bytes.NewReader([]byte(in)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := set.Services()[0]
+		if err := r.ApplyPatch(patch); err != nil {
+			var out bytes.Buffer
+			if err := set.Write(&out); err != nil || out.String() != in || r.Changed() {
+				t.Fatalf("a failed patch changed the document: %v", err)
+			}
+			return
+		}
+		var out bytes.Buffer
+		if err := set.Write(&out); err != nil {
+			t.Fatal(err)
+		}
+		again, err := Read("-", bytes.NewReader(out.Bytes()))
+		if err != nil {
+			t.Fatalf("the patched document does not read back: %v\n%s", err, out.Bytes())
+		}
+		sameSets(t, set, again)
+		// The result is the merge of the patch into the object.
+		want := reference(t, []byte(in), patch, isJSON)
+		got := generic(t, out.Bytes(), isJSON)
+		if !reflect.DeepEqual(got, want) {
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(want)
+			t.Fatalf("patched object\n%s\nwant\n%s\ntext:\n%s", gj, wj, out.Bytes())
+		}
+	})
+}
+
+// generic reads a manifest as kubectl would (YAML to JSON) into generic values.
+func generic(t *testing.T, text []byte, isJSON bool) interface{} {
+	t.Helper()
+	j := text
+	if !isJSON {
+		var err error
+		if j, err = sigsyaml.YAMLToJSON(text); err != nil {
+			t.Fatalf("YAMLToJSON: %v\n%s", err, text)
+		}
+	}
+	var v interface{}
+	if err := json.Unmarshal(j, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// reference merges a patch into a manifest the way ApplyPatch means to: objects merge, other
+// values replace, null deletes, and a merge that gives an empty object where there was none (or
+// null) leaves it so.
+func reference(t *testing.T, in, patch []byte, isJSON bool) interface{} {
+	t.Helper()
+	var p interface{}
+	if err := json.Unmarshal(patch, &p); err != nil {
+		t.Fatalf("a patch that ApplyPatch took is not JSON: %v", err)
+	}
+	out, _ := mergeRef(generic(t, in, isJSON), p)
+	return out
+}
+
+func mergeRef(target, patch interface{}) (interface{}, bool) {
+	pm, ok := patch.(map[string]interface{})
+	if !ok {
+		return patch, true
+	}
+	tm, ok := target.(map[string]interface{})
+	fresh := !ok
+	if fresh {
+		tm = map[string]interface{}{}
+	}
+	for k, v := range pm {
+		if v == nil {
+			delete(tm, k)
+			continue
+		}
+		if merged, set := mergeRef(tm[k], v); set {
+			tm[k] = merged
+		}
+	}
+	if fresh && target == nil && len(tm) == 0 && len(pm) > 0 {
+		return nil, false
+	}
+	return tm, true
+}
