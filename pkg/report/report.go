@@ -3,6 +3,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,18 +25,21 @@ func IsTerminal(w io.Writer) bool {
 
 // WritePlan writes the Plan document as "json" (indented) or "yaml".
 func WritePlan(w io.Writer, doc plan.Plan, format string) error {
-	b, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
 		return err
 	}
+	b := buf.Bytes()
 	if format == "yaml" {
+		var err error
 		if b, err = yaml.JSONToYAML(b); err != nil {
 			return err
 		}
-		_, err = w.Write(b)
-		return err
 	}
-	_, err = fmt.Fprintln(w, string(b))
+	_, err := w.Write(b)
 	return err
 }
 
@@ -76,8 +80,11 @@ func WriteService(w io.Writer, sp plan.ServicePlan) {
 	if len(sp.Fix.Residual) == 0 {
 		fmt.Fprintln(w, "    after the fix: every in-cluster client listed above reaches the Service")
 	}
+	if len(sp.Fix.Residual) > 0 {
+		fmt.Fprintln(w, "    still failing after the fix:")
+	}
 	for _, r := range sp.Fix.Residual {
-		writeFinding(w, "    still failing after the fix: ", r)
+		writeFinding(w, "      ", r)
 	}
 	if !sp.Changed {
 		fmt.Fprintln(w, "    the object already has this setting")

@@ -1,0 +1,80 @@
+# kubectl-elbfix. `make test` is what CI runs (see .ci/run).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/kubectl-elbfix
+PKG := github.com/kubectl-elbfix/kubectl-elbfix
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
+# make dist: one archive per platform, checksums.txt and the krew manifest (rendered from the
+# krew-release-bot template .krew.yaml) in $(DIST). krew needs a semver version: an untagged
+# tree is packaged as v0.0.0-dev-<git describe>. Entries are dated with the commit time, so the
+# archives are reproducible.
+DIST := dist
+DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+DIST_VERSION := $(shell v='$(VERSION)'; if printf '%s' "$$v" | grep -Eq '^v[0-9]+\.[0-9]+\.[0-9]+'; then echo "$$v"; else echo "v0.0.0-dev-$$v"; fi)
+DIST_LDFLAGS := $(patsubst $(PKG)/pkg/version.Version=%,$(PKG)/pkg/version.Version=$(DIST_VERSION),$(LDFLAGS))
+DIST_MTIME := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+FUZZTIME ?= 10s
+# Fuzz targets run briefly by `make test`: package:target.
+FUZZ_TARGETS := ./pkg/manifest:FuzzRead ./pkg/manifest:FuzzApplyPatch ./pkg/elb:FuzzParseAnnotations ./pkg/kubeversion:FuzzParse
+
+.PHONY: all build test unit e2e fuzz vet demo cluster bench clean dist krew-test
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-elbfix
+
+## test: unit tests, end-to-end tests against a real kube-apiserver + etcd, and short fuzz runs.
+test: vet unit e2e fuzz krew-test
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+unit:
+	$(GO) test -count=1 ./cmd/... ./pkg/...
+
+# The harness builds kube-apiserver, etcd and kubectl once (~6 minutes cold on 2 cores) and
+# caches them in $${XDG_CACHE_HOME:-~/.cache}/kubectl-elbfix-test.
+e2e:
+	$(GO) test -count=1 -timeout 60m -v ./test/... 2>&1 | tee /tmp/elbfix-e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\?|panic|\s+--- (SKIP|FAIL|PASS)|.*_test.go:)' ; exit $${PIPESTATUS[0]}
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+## demo: a local kube-apiserver with CCE-shaped objects; prints the KUBECONFIG to use.
+demo cluster:
+	$(GO) run ./test/cluster/cmd --demo
+
+## dist: release archives (CGO_ENABLED=0, version from git describe), checksums.txt and
+## dist/krew.yaml with their sha256.
+dist:
+	rm -rf $(DIST)
+	@set -e; for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; exe=; [ $$os != windows ] || exe=.exe; \
+		echo "build $$os/$$arch $(DIST_VERSION)"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(DIST_LDFLAGS)' \
+			-o $(DIST)/build/$${os}_$$arch/kubectl-elbfix$$exe ./cmd/kubectl-elbfix; \
+	done
+	$(GO) run ./hack/dist package -dir $(DIST) -version $(DIST_VERSION) -platforms '$(DIST_PLATFORMS)' -mtime $(DIST_MTIME)
+	$(GO) run ./hack/dist krew -dir $(DIST) -version $(DIST_VERSION) -template .krew.yaml -o $(DIST)/krew.yaml
+	rm -rf $(DIST)/build
+
+## krew-test: the manifest passes krew's validate-krew-manifest, and the real krew installs the
+## plugin from dist/, kubectl runs it, krew uninstalls it (offline; krew v0.4.3 is built from the
+## Go module proxy once and cached next to the test cluster's binaries).
+krew-test: dist
+	$(GO) test -count=1 ./hack/...
+	ELBFIX_DIST_DIR=$(CURDIR)/$(DIST) $(GO) test -count=1 -timeout 30m -v ./test/krew
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+
+clean:
+	rm -rf bin dist

@@ -1,0 +1,392 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/pager"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/report"
+)
+
+// pageSize is the LIST page size of scan (the API server's limit/continue).
+const pageSize = 500
+
+var scanExample = `  # Every Service of the cluster, worst first
+  kubectl elbfix scan -A
+
+  # In CI: fail on warnings too, as JSON
+  kubectl elbfix scan -n shop --fail-on warning -o json > elbfix.json
+
+  # Every patch, one per line
+  kubectl elbfix scan -A -o patch`
+
+// ScanOptions holds the flags and state of `kubectl elbfix scan`.
+type ScanOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+
+	AllNamespaces bool
+	Selector      string
+	Output        string
+	FailOn        string
+	Ignore        []string
+	Overrides     detect.Overrides
+
+	namespace string
+	client    kubernetes.Interface
+}
+
+// NewCmdScan returns `kubectl elbfix scan`.
+func NewCmdScan(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ScanOptions{configFlags: configFlags, IOStreams: streams, FailOn: plan.SeverityError}
+	c := &cobra.Command{
+		Use:   "scan [-A | -n NAMESPACE] [-l SELECTOR]",
+		Short: "Report every Service that in-cluster clients can't reach (read-only)",
+		Long: `Plan every Service in a namespace or the cluster, as svc does, and report the findings and
+fixes. Never writes. Exit status: 0, or 1 when a finding is at or above --fail-on; 2 any error.
+
+A finding can be ignored per Service with the annotation
+  elbfix.io/ignore: "<finding-id>[,<finding-id>...]: <reason>"
+(the reason is required and shown), or for a whole run with --ignore FINDING.`,
+		Example: scanExample,
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	f := c.Flags()
+	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Scan Services in every namespace")
+	f.StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter Services, as in kubectl")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml or patch (default: a table)")
+	f.StringVar(&o.FailOn, "fail-on", plan.SeverityError, "Lowest severity that makes the exit code 1: error, warning, info or never")
+	f.StringSliceVar(&o.Ignore, "ignore", nil, "Finding ids to ignore in this run (repeatable or comma-separated)")
+	addFactFlags(c, &o.Overrides)
+	registerEnumCompletion(c, "output", "json", "yaml", "patch")
+	registerEnumCompletion(c, "fail-on", plan.SeverityError, plan.SeverityWarning, plan.SeverityInfo, "never")
+	return c
+}
+
+// Complete resolves the namespace and the environment's overrides.
+func (o *ScanOptions) Complete() error {
+	o.Overrides = o.Overrides.WithEnv()
+	if o.AllNamespaces {
+		return nil
+	}
+	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
+	o.namespace = ns
+	return err
+}
+
+// Validate checks the flags.
+func (o *ScanOptions) Validate() error {
+	switch o.Output {
+	case "", "json", "yaml", "patch":
+	default:
+		return usageErrorf("invalid value %q for --output: must be one of json, yaml, patch", o.Output)
+	}
+	switch o.FailOn {
+	case plan.SeverityError, plan.SeverityWarning, plan.SeverityInfo, "never":
+	default:
+		return usageErrorf("invalid value %q for --fail-on: must be error, warning, info or never", o.FailOn)
+	}
+	if o.Selector != "" {
+		if _, err := labels.Parse(o.Selector); err != nil {
+			return usageErrorf("invalid value %q for --selector: %v", o.Selector, err)
+		}
+	}
+	for _, id := range o.Ignore {
+		if !knownFinding(id) {
+			return usageErrorf("invalid value %q for --ignore: not a finding id (see the README's finding catalogue)", id)
+		}
+	}
+	if err := o.Overrides.Validate(); err != nil {
+		return usageError{err}
+	}
+	if o.Overrides.ClusterVersion != "" {
+		if err := validVersion(o.Overrides.ClusterVersion); err != nil {
+			return usageErrorf("invalid value %q for --cluster-version: %v", o.Overrides.ClusterVersion, err)
+		}
+	}
+	return nil
+}
+
+// Run lists, plans and reports. It never writes.
+func (o *ScanOptions) Run(ctx context.Context) error {
+	cfg, err := o.configFlags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	cluster, err := detect.Detect(ctx, cfg, o.Overrides)
+	if err != nil {
+		return serverError(err, "reading the cluster facts")
+	}
+	// Lists of many objects: protobuf is several times cheaper to decode than JSON.
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return err
+	}
+
+	var scanned atomic.Int64
+	stop := o.progress(&scanned)
+	svcs, err := o.listServices(ctx, &scanned)
+	if err != nil {
+		stop()
+		return err
+	}
+	backends, err := o.backendPods(ctx, cluster, svcs)
+	if err != nil {
+		stop()
+		return err
+	}
+	var all []*planned
+	for _, svc := range svcs {
+		p, err := planOne(cluster, svc, plan.StrategyAuto, backends.hostNetwork(svc), o.Ignore)
+		if err != nil {
+			stop()
+			return err
+		}
+		all = append(all, p)
+	}
+	stop()
+	sort.SliceStable(all, func(i, j int) bool {
+		ri, rj := worst(all[i].sp), worst(all[j].sp)
+		if ri != rj {
+			return ri > rj
+		}
+		if all[i].sp.Namespace != all[j].sp.Namespace {
+			return all[i].sp.Namespace < all[j].sp.Namespace
+		}
+		return all[i].sp.Name < all[j].sp.Name
+	})
+	if err := o.print(cluster, all); err != nil {
+		return err
+	}
+	if failing(all, o.FailOn) {
+		return exitStatus(ExitChanges)
+	}
+	return nil
+}
+
+// progress prints how many Services were read, on a terminal, once the scan takes longer than
+// a second. The returned func stops it and clears the line.
+func (o *ScanOptions) progress(n *atomic.Int64) func() {
+	if !report.IsTerminal(o.ErrOut) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		printed := false
+		for {
+			select {
+			case <-done:
+				if printed {
+					fmt.Fprint(o.ErrOut, "\r\033[K")
+				}
+				return
+			case <-t.C:
+				fmt.Fprintf(o.ErrOut, "\rscanning: %d Services read", n.Load())
+				printed = true
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// listServices reads every Service in pages of pageSize.
+func (o *ScanOptions) listServices(ctx context.Context, n *atomic.Int64) ([]*corev1.Service, error) {
+	api := o.client.CoreV1().Services(o.namespace)
+	var out []*corev1.Service
+	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return api.List(ctx, opts)
+	})
+	p.PageSize = pageSize
+	err := p.EachListItem(ctx, metav1.ListOptions{LabelSelector: o.Selector}, func(obj runtime.Object) error {
+		out = append(out, obj.(*corev1.Service))
+		n.Add(1)
+		return nil
+	})
+	if err != nil {
+		where := fmt.Sprintf("in namespace %q", o.namespace)
+		if o.AllNamespaces {
+			where = "in all namespaces"
+		}
+		if apierrors.IsForbidden(err) {
+			hint := "ask for list permission on services"
+			if o.AllNamespaces {
+				hint = "scan the namespaces you may read with -n NAMESPACE"
+			}
+			return nil, fmt.Errorf("listing services %s is forbidden: %s; %s", where, statusMessage(err), hint)
+		}
+		return nil, serverError(err, "listing services "+where)
+	}
+	return out, nil
+}
+
+// backendIndex answers whether a Service's backend pods use hostNetwork, from one pod list.
+type backendIndex map[string][]corev1.Pod // by namespace
+
+// backendPods reads pods only where a rule needs them (CCE Turbo, Local), in one list.
+func (o *ScanOptions) backendPods(ctx context.Context, cluster plan.Cluster, svcs []*corev1.Service) (backendIndex, error) {
+	if cluster.NetworkModel != plan.NetworkTurbo {
+		return nil, nil
+	}
+	needed := false
+	for _, s := range svcs {
+		needed = needed || s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && len(s.Spec.Selector) > 0
+	}
+	if !needed {
+		return nil, nil
+	}
+	idx := backendIndex{}
+	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return o.client.CoreV1().Pods(o.namespace).List(ctx, opts)
+	})
+	p.PageSize = pageSize
+	err := p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
+		pod := obj.(*corev1.Pod)
+		idx[pod.Namespace] = append(idx[pod.Namespace], *pod)
+		return nil
+	})
+	if err != nil {
+		// Not readable: the rule that needs pods says "unknown" rather than failing the scan.
+		return nil, nil
+	}
+	return idx, nil
+}
+
+func (idx backendIndex) hostNetwork(svc *corev1.Service) *bool {
+	if idx == nil || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal || len(svc.Spec.Selector) == 0 {
+		return nil
+	}
+	sel := labels.SelectorFromSet(svc.Spec.Selector)
+	found, all := false, true
+	for i := range idx[svc.Namespace] {
+		pod := &idx[svc.Namespace][i]
+		if sel.Matches(labels.Set(pod.Labels)) {
+			found = true
+			all = all && pod.Spec.HostNetwork
+		}
+	}
+	if !found {
+		return nil
+	}
+	return &all
+}
+
+func (o *ScanOptions) print(cluster plan.Cluster, all []*planned) error {
+	doc := plan.Plan{APIVersion: plan.APIVersion, Kind: plan.Kind, Cluster: cluster, Services: []plan.ServicePlan{}}
+	for _, p := range all {
+		doc.Services = append(doc.Services, p.sp)
+	}
+	switch o.Output {
+	case "json", "yaml":
+		return report.WritePlan(o.Out, doc, o.Output)
+	case "patch":
+		for _, p := range all {
+			if p.sp.Changed {
+				fmt.Fprintln(o.Out, string(p.patch))
+			}
+		}
+		return nil
+	}
+	report.WriteCluster(o.Out, cluster)
+	fmt.Fprintln(o.Out)
+	tw := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tNAME\tTYPE\tPOLICY\tELB\tPASS-THROUGH\tFINDINGS\tFIX")
+	counts := map[string]int{}
+	fixes := 0
+	for _, p := range all {
+		sp := p.sp
+		var ids []string
+		for _, f := range sp.Findings {
+			if f.Ignored != "" {
+				ids = append(ids, f.ID+" (ignored: "+f.Ignored+")")
+				continue
+			}
+			ids = append(ids, f.ID)
+			counts[f.Severity]++
+		}
+		fix := "-"
+		if sp.Fix != nil && sp.Changed {
+			fix = sp.Fix.Strategy
+			fixes++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sp.Namespace, sp.Name, sp.Type, orDash(sp.ExternalTrafficPolicy),
+			orDash(sp.ELBClass), orDash(sp.PassThrough), orDash(strings.Join(ids, ",")), fix)
+	}
+	tw.Flush()
+	fmt.Fprintf(o.Out, "\n%d Services: %d error, %d warning, %d info; %d need a fix.\n",
+		len(all), counts[plan.SeverityError], counts[plan.SeverityWarning], counts[plan.SeverityInfo], fixes)
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// worst is the rank of a plan's highest severity among findings not ignored (-1 for none).
+func worst(sp plan.ServicePlan) int {
+	r := -1
+	for _, f := range sp.Findings {
+		if f.Ignored == "" && severityRank(f.Severity) > r {
+			r = severityRank(f.Severity)
+		}
+	}
+	return r
+}
+
+func severityRank(s string) int {
+	switch s {
+	case plan.SeverityError:
+		return 2
+	case plan.SeverityWarning:
+		return 1
+	case plan.SeverityInfo:
+		return 0
+	}
+	return -1
+}
+
+// failing tells whether a finding not ignored is at or above the --fail-on severity.
+func failing(all []*planned, failOn string) bool {
+	if failOn == "never" {
+		return false
+	}
+	for _, p := range all {
+		if worst(p.sp) >= severityRank(failOn) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,533 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/kubeversion"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/manifest"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/patch"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/report"
+)
+
+// Dry-run modes, as kubectl's --dry-run.
+const (
+	dryRunNone   = "none"
+	dryRunClient = "client"
+	dryRunServer = "server"
+)
+
+// maxConflictRetries bounds the re-read/re-plan/retry loop on 409 Conflict.
+const maxConflictRetries = 3
+
+// syncDirEnv is a test seam: when set, svc waits between its server-side dry run and the first
+// real patch for a file "go" in that directory, after creating "ready" there, so that an
+// end-to-end test can change the Service in between. Not a user feature.
+const syncDirEnv = "ELBFIX_TEST_SYNC_DIR"
+
+var svcExample = `  # Tell why pods can't reach the ELB address of Service nginx, and show the fix without applying it
+  kubectl elbfix svc nginx --dry-run
+
+  # Ask the API server (admission, validation, webhooks) what the fix would do
+  kubectl elbfix svc nginx --dry-run=server
+
+  # Fix every Service labelled app=web in namespace shop
+  kubectl elbfix svc -n shop -l app=web
+
+  # Only the patch, for kubectl patch
+  kubectl patch svc nginx --type strategic -p "$(kubectl elbfix svc nginx -o patch)"
+
+  # Offline: fix manifests before they reach a cluster
+  kubectl elbfix svc -f k8s/ --cluster-version v1.25.5-r0 --network-model vpc -o manifest > fixed.yaml`
+
+// SvcOptions holds the flags and state of `kubectl elbfix svc`.
+type SvcOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+
+	Selector  string
+	Filename  string
+	DryRun    string
+	Strategy  string
+	Output    string
+	Overrides detect.Overrides
+
+	names     []string
+	namespace string
+	client    kubernetes.Interface
+	color     bool
+}
+
+// NewSvcOptions returns the defaults.
+func NewSvcOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *SvcOptions {
+	return &SvcOptions{configFlags: configFlags, IOStreams: streams, DryRun: dryRunNone, Strategy: plan.StrategyAuto}
+}
+
+// NewCmdSvc returns `kubectl elbfix svc`.
+func NewCmdSvc(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewSvcOptions(configFlags, streams)
+	c := &cobra.Command{
+		Use:     "svc NAME [NAME...] | -l SELECTOR | -f FILE|DIR|-",
+		Aliases: []string{"service", "services"},
+		Short:   "Explain and fix in-cluster access to LoadBalancer Services",
+		Long: `Analyze each Service: which in-cluster clients fail to reach which address and why, the fix,
+and a unified diff of the change; then apply the fix unless --dry-run is given.
+
+Exit status: 0 nothing to change or fix applied; 1 with --dry-run, a change is needed;
+2 any error.`,
+		Example: svcExample,
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	c.ValidArgsFunction = completeServiceNames(configFlags)
+	f := c.Flags()
+	f.StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter Services, as in kubectl")
+	f.StringVarP(&o.Filename, "filename", "f", "", "Offline: plan the Services in this file, directory or - (stdin); never contacts a cluster")
+	f.StringVar(&o.DryRun, "dry-run", dryRunNone, `Must be "none", "client" or "server". client: compute the change locally; server: send the patch with dryRun=All and show the server's answer. Nothing is written.`)
+	f.Lookup("dry-run").NoOptDefVal = dryRunClient
+	f.StringVar(&o.Strategy, "strategy", plan.StrategyAuto, "Fix: auto, pass-through (annotation kubernetes.io/elb.pass-through) or cluster (externalTrafficPolicy: Cluster)")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, patch or manifest (default: human-readable)")
+	addFactFlags(c, &o.Overrides)
+	registerEnumCompletion(c, "dry-run", dryRunNone, dryRunClient, dryRunServer)
+	registerEnumCompletion(c, "strategy", plan.StrategyAuto, plan.StrategyPassThrough, plan.StrategyCluster)
+	registerEnumCompletion(c, "output", "json", "yaml", "patch", "manifest")
+	return c
+}
+
+// addFactFlags adds the detection overrides shared by every command that plans.
+func addFactFlags(c *cobra.Command, o *detect.Overrides) {
+	f := c.Flags()
+	f.StringVar(&o.NetworkModel, "network-model", detect.Auto, "Override detection of the network model: auto, turbo, tunnel or vpc (env "+detect.EnvNetworkModel+")")
+	f.StringVar(&o.ProxyMode, "proxy-mode", detect.Auto, "Override detection of the kube-proxy mode: auto, iptables or ipvs (env "+detect.EnvProxyMode+")")
+	f.StringVar(&o.ClusterVersion, "cluster-version", "", "Override the server version, e.g. v1.25.5-r0 (needed offline)")
+	registerEnumCompletion(c, "network-model", append([]string{detect.Auto}, detect.NetworkModels...)...)
+	registerEnumCompletion(c, "proxy-mode", append([]string{detect.Auto}, detect.ProxyModes...)...)
+}
+
+func registerEnumCompletion(c *cobra.Command, flag string, values ...string) {
+	_ = c.RegisterFlagCompletionFunc(flag, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// Complete fills in what the flags imply.
+func (o *SvcOptions) Complete(args []string) error {
+	o.names = args
+	o.Overrides = o.Overrides.WithEnv()
+	o.color = report.IsTerminal(o.Out) && os.Getenv("NO_COLOR") == ""
+	if o.Filename != "" {
+		o.namespace = "default"
+		if o.configFlags.Namespace != nil && *o.configFlags.Namespace != "" {
+			o.namespace = *o.configFlags.Namespace
+		}
+		return nil
+	}
+	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return err
+	}
+	o.namespace = ns
+	return nil
+}
+
+// Validate checks flags and arguments before anything is read.
+func (o *SvcOptions) Validate() error {
+	switch o.DryRun {
+	case dryRunNone, dryRunClient, dryRunServer:
+	default:
+		return usageErrorf(`invalid value %q for --dry-run: must be "none", "client" or "server"`, o.DryRun)
+	}
+	switch o.Strategy {
+	case plan.StrategyAuto, plan.StrategyPassThrough, plan.StrategyCluster:
+	default:
+		return usageErrorf("invalid value %q for --strategy: must be auto, pass-through or cluster", o.Strategy)
+	}
+	switch o.Output {
+	case "", "json", "yaml", "patch", "manifest":
+	default:
+		return usageErrorf("invalid value %q for --output: must be one of json, yaml, patch, manifest", o.Output)
+	}
+	if err := o.Overrides.Validate(); err != nil {
+		return usageError{err}
+	}
+	if o.Overrides.ClusterVersion != "" {
+		if err := validVersion(o.Overrides.ClusterVersion); err != nil {
+			return usageErrorf("invalid value %q for --cluster-version: %v", o.Overrides.ClusterVersion, err)
+		}
+	}
+	sources := 0
+	for _, given := range []bool{len(o.names) > 0, o.Selector != "", o.Filename != ""} {
+		if given {
+			sources++
+		}
+	}
+	switch {
+	case sources == 0:
+		return usageErrorf("name the Services: kubectl elbfix svc NAME [NAME...], -l SELECTOR or -f FILE")
+	case sources > 1:
+		return usageErrorf("give Service names, -l SELECTOR or -f FILE, not several of them")
+	}
+	if o.Filename != "" && o.DryRun == dryRunServer {
+		return usageErrorf("--dry-run=server needs a cluster; with -f (offline) use --dry-run=client")
+	}
+	return nil
+}
+
+// Run plans every Service, shows the verdicts and diffs, and applies unless dry-run.
+func (o *SvcOptions) Run(ctx context.Context) error {
+	if o.Filename != "" {
+		return o.runOffline()
+	}
+	return o.runOnline(ctx)
+}
+
+func (o *SvcOptions) decide(cluster plan.Cluster, svc *corev1.Service, backends *bool) (*planned, error) {
+	return planOne(cluster, svc, o.Strategy, backends, nil)
+}
+
+func (o *SvcOptions) runOffline() error {
+	set, err := manifest.Read(o.Filename, o.In, o.namespace)
+	if err != nil {
+		return err
+	}
+	cluster := detect.Offline(o.Overrides)
+	var all []*planned
+	for _, ref := range set.Services() {
+		p, err := o.decide(cluster, ref.Service, nil)
+		if err != nil {
+			return err
+		}
+		if p.sp.Changed {
+			if err := ref.ApplyPatch(p.patch); err != nil {
+				return fmt.Errorf("%s: service %s/%s: %v", ref.Doc.File, p.sp.Namespace, p.sp.Name, err)
+			}
+		}
+		all = append(all, p)
+	}
+	if len(all) == 0 && o.Output != "manifest" {
+		fmt.Fprintf(o.ErrOut, "no Services in %s\n", o.Filename)
+	}
+	if o.Output == "manifest" {
+		if err := set.Write(o.Out); err != nil {
+			return err
+		}
+		return o.exit(all)
+	}
+	suffix := "(offline)"
+	if o.DryRun != dryRunNone {
+		suffix = "(dry run)"
+	}
+	return o.print(cluster, all, suffix)
+}
+
+func (o *SvcOptions) runOnline(ctx context.Context) error {
+	cfg, err := o.configFlags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return err
+	}
+	cluster, err := detect.Detect(ctx, cfg, o.Overrides)
+	if err != nil {
+		return serverError(err, "reading the server version")
+	}
+	svcs, err := o.services(ctx)
+	if err != nil {
+		return err
+	}
+	// Plan everything first, and ask the server about every change, before writing anything: a
+	// refusal or a bad name must not leave half of the Services patched.
+	var all []*planned
+	for _, svc := range svcs {
+		p, err := o.plan(ctx, cluster, svc)
+		if err != nil {
+			return err
+		}
+		all = append(all, p)
+	}
+	sender := patch.Sender{Services: o.client.CoreV1()}
+	if o.DryRun != dryRunClient {
+		for _, p := range all {
+			if !p.sp.Changed {
+				continue
+			}
+			answer, err := sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, true)
+			if err != nil {
+				return refusal(p.live, err, "server dry run")
+			}
+			p.result = answer
+		}
+	}
+	suffix := ""
+	switch o.DryRun {
+	case dryRunClient:
+		suffix = "(dry run)"
+	case dryRunServer:
+		suffix = "(server dry run)"
+	default:
+		for i, p := range all {
+			if !p.sp.Changed {
+				continue
+			}
+			if all[i], err = o.apply(ctx, cluster, sender, p); err != nil {
+				return err
+			}
+		}
+	}
+	return o.print(cluster, all, suffix)
+}
+
+// plan reads what the decision needs besides the Service and decides.
+func (o *SvcOptions) plan(ctx context.Context, cluster plan.Cluster, svc *corev1.Service) (*planned, error) {
+	p, err := o.decide(cluster, svc, o.backendsHostNetwork(ctx, cluster, svc))
+	if err != nil {
+		return nil, err
+	}
+	if p.sp.Changed && o.DryRun == dryRunClient {
+		// The local result is the live object merged with the patch, exactly as the server would.
+		merged, err := mergeLocally(svc, p.patch)
+		if err != nil {
+			return nil, err
+		}
+		p.result = merged
+	}
+	return p, nil
+}
+
+func mergeLocally(svc *corev1.Service, pt []byte) (*corev1.Service, error) {
+	liveJSON, err := json.Marshal(svc)
+	if err != nil {
+		return nil, err
+	}
+	mergedJSON, err := patch.Merge(liveJSON, pt)
+	if err != nil {
+		return nil, fmt.Errorf("service %s/%s: merging the patch: %v", svc.Namespace, svc.Name, err)
+	}
+	merged := &corev1.Service{}
+	if err := json.Unmarshal(mergedJSON, merged); err != nil {
+		return nil, err
+	}
+	return merged, nil
+}
+
+// backendsHostNetwork tells whether the Service's backend pods use hostNetwork, read only where
+// a rule needs it (CCE Turbo with Local); nil when not needed or not readable.
+func (o *SvcOptions) backendsHostNetwork(ctx context.Context, cluster plan.Cluster, svc *corev1.Service) *bool {
+	if cluster.NetworkModel != plan.NetworkTurbo || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal || len(svc.Spec.Selector) == 0 {
+		return nil
+	}
+	pods, err := o.client.CoreV1().Pods(svc.Namespace).List(ctx, metav1.ListOptions{LabelSelector: metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector})})
+	if err != nil || len(pods.Items) == 0 {
+		return nil
+	}
+	all := true
+	for _, pod := range pods.Items {
+		all = all && pod.Spec.HostNetwork
+	}
+	return &all
+}
+
+// apply writes one fix: the server dry run already passed; send the patch with the
+// resourceVersion read during analysis. On 409 Conflict re-read, re-plan and retry, so a
+// concurrent change is never overwritten.
+func (o *SvcOptions) apply(ctx context.Context, cluster plan.Cluster, sender patch.Sender, p *planned) (*planned, error) {
+	waitForTestSync()
+	for attempt := 1; ; attempt++ {
+		applied, err := sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, false)
+		if err == nil {
+			p.result = applied
+			p.sp.Applied = true
+			return p, nil
+		}
+		if !apierrors.IsConflict(err) {
+			return nil, refusal(p.live, err, "patch")
+		}
+		if attempt > maxConflictRetries {
+			return nil, fmt.Errorf("service %s/%s kept changing while it was being patched (%d conflicts); nothing was overwritten, run the command again", p.live.Namespace, p.live.Name, attempt)
+		}
+		fresh, err := o.client.CoreV1().Services(p.live.Namespace).Get(ctx, p.live.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, serverError(err, "re-reading service "+p.live.Namespace+"/"+p.live.Name+" after a conflict")
+		}
+		if p, err = o.plan(ctx, cluster, fresh); err != nil {
+			return nil, err
+		}
+		if !p.sp.Changed {
+			return p, nil
+		}
+		answer, err := sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, true)
+		if err != nil && !apierrors.IsConflict(err) {
+			return nil, refusal(p.live, err, "server dry run")
+		}
+		if err == nil {
+			p.result = answer
+		}
+	}
+}
+
+func waitForTestSync() {
+	dir := os.Getenv(syncDirEnv)
+	if dir == "" {
+		return
+	}
+	_ = os.WriteFile(filepath.Join(dir, "ready"), nil, 0o600)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(dir, "go")); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// services reads the Services named on the command line, or those the selector matches. Every
+// name is read before anything is planned, so that one bad name stops the run before any write.
+func (o *SvcOptions) services(ctx context.Context) ([]*corev1.Service, error) {
+	api := o.client.CoreV1().Services(o.namespace)
+	if o.Selector != "" {
+		list, err := api.List(ctx, metav1.ListOptions{LabelSelector: o.Selector})
+		if err != nil {
+			return nil, serverError(err, fmt.Sprintf("listing services in namespace %q", o.namespace))
+		}
+		if len(list.Items) == 0 {
+			fmt.Fprintf(o.ErrOut, "No Services match %q in namespace %q.\n", o.Selector, o.namespace)
+		}
+		out := make([]*corev1.Service, len(list.Items))
+		for i := range list.Items {
+			out[i] = &list.Items[i]
+		}
+		return out, nil
+	}
+	var out []*corev1.Service
+	var errs []string
+	for _, name := range o.names {
+		svc, err := api.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			errs = append(errs, fmt.Sprintf("service %q not found in namespace %q; check the name, or pass -n NAMESPACE", name, o.namespace))
+		case err != nil:
+			return nil, serverError(err, fmt.Sprintf("reading service %s/%s", o.namespace, name))
+		default:
+			out = append(out, svc)
+		}
+	}
+	if len(errs) > 0 {
+		for _, e := range errs[:len(errs)-1] {
+			fmt.Fprintln(o.ErrOut, "error: "+e)
+		}
+		return nil, errors.New(errs[len(errs)-1])
+	}
+	return out, nil
+}
+
+func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) error {
+	doc := plan.Plan{APIVersion: plan.APIVersion, Kind: plan.Kind, Cluster: cluster, Services: []plan.ServicePlan{}}
+	for _, p := range all {
+		doc.Services = append(doc.Services, p.sp)
+	}
+	switch o.Output {
+	case "json", "yaml":
+		if err := report.WritePlan(o.Out, doc, o.Output); err != nil {
+			return err
+		}
+	case "patch":
+		for _, p := range all {
+			if p.sp.Changed {
+				fmt.Fprintln(o.Out, string(p.patch))
+			}
+		}
+	case "manifest":
+		for i, p := range all {
+			if i > 0 {
+				fmt.Fprintln(o.Out, "---")
+			}
+			b, err := objectYAML(p.result)
+			if err != nil {
+				return err
+			}
+			o.Out.Write(b)
+		}
+	default:
+		differ := patch.NewDiffer(o.Out, o.ErrOut, o.color)
+		report.WriteCluster(o.Out, cluster)
+		for _, p := range all {
+			fmt.Fprintln(o.Out)
+			report.WriteService(o.Out, p.sp)
+			if p.sp.Changed {
+				live, err := objectYAML(p.live)
+				if err != nil {
+					return err
+				}
+				result, err := objectYAML(p.result)
+				if err != nil {
+					return err
+				}
+				if _, err := differ.Diff(patch.DiffName(p.sp.Namespace, p.sp.Name), live, result); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintln(o.Out, statusLine(p, suffix))
+		}
+	}
+	return o.exit(all)
+}
+
+func statusLine(p *planned, suffix string) string {
+	verb := "unchanged"
+	if p.sp.Changed {
+		verb = "patched"
+	}
+	return strings.TrimSpace(fmt.Sprintf("service/%s %s %s", p.sp.Name, verb, suffix))
+}
+
+// exit returns the exit status: with --dry-run, 1 when a change is needed.
+func (o *SvcOptions) exit(all []*planned) error {
+	if o.DryRun == dryRunNone {
+		return nil
+	}
+	for _, p := range all {
+		if p.sp.Changed {
+			return exitStatus(ExitChanges)
+		}
+	}
+	return nil
+}
+
+func objectYAML(svc *corev1.Service) ([]byte, error) {
+	obj := svc.DeepCopy()
+	obj.APIVersion, obj.Kind = "v1", "Service"
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	return patch.CleanYAML(b)
+}
+
+func validVersion(v string) error {
+	_, err := kubeversion.Parse(v)
+	return err
+}
