@@ -1,0 +1,188 @@
+package cmd
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+)
+
+func TestSvcValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		o       SvcOptions
+		args    []string
+		wantErr string
+	}{
+		{name: "one name", args: []string{"nginx"}},
+		{name: "selector", o: SvcOptions{Selector: "app=web"}},
+		{name: "offline", o: SvcOptions{Filename: "x.yaml"}},
+		{name: "offline client dry run", o: SvcOptions{Filename: "x.yaml", DryRun: dryRunClient}},
+		{name: "nothing named", wantErr: "name the Services"},
+		{name: "names and selector", o: SvcOptions{Selector: "a=b"}, args: []string{"x"}, wantErr: "not several"},
+		{name: "selector and file", o: SvcOptions{Selector: "a=b", Filename: "-"}, wantErr: "not several"},
+		{name: "server dry run offline", o: SvcOptions{Filename: "-", DryRun: dryRunServer}, wantErr: "--dry-run=server needs a cluster"},
+		{name: "bad dry run", o: SvcOptions{DryRun: "yes"}, args: []string{"x"}, wantErr: `invalid value "yes" for --dry-run`},
+		{name: "bad strategy", o: SvcOptions{Strategy: "both"}, args: []string{"x"}, wantErr: `invalid value "both" for --strategy`},
+		{name: "bad output", o: SvcOptions{Output: "wide"}, args: []string{"x"}, wantErr: `invalid value "wide" for --output`},
+		{name: "bad network model", o: SvcOptions{Overrides: detect.Overrides{NetworkModel: "calico"}}, args: []string{"x"}, wantErr: "calico"},
+		{name: "bad version", o: SvcOptions{Overrides: detect.Overrides{ClusterVersion: "one.two"}}, args: []string{"x"}, wantErr: "--cluster-version"},
+		{name: "good version", o: SvcOptions{Overrides: detect.Overrides{ClusterVersion: "v1.17.9-r0-CCE20.7.1.B003-17.36.3"}}, args: []string{"x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.o
+			if o.DryRun == "" {
+				o.DryRun = dryRunNone
+			}
+			if o.Strategy == "" {
+				o.Strategy = plan.StrategyAuto
+			}
+			o.names = tc.args
+			err := o.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("want an error containing %q, got %v", tc.wantErr, err)
+			}
+			if tc.wantErr != "" {
+				if _, ok := err.(usageError); !ok {
+					t.Errorf("bad flags must be a usage error (exit 2), got %T", err)
+				}
+			}
+		})
+	}
+}
+
+func TestEnvOverridesAreValidated(t *testing.T) {
+	t.Setenv(detect.EnvNetworkModel, "vpc")
+	t.Setenv(detect.EnvProxyMode, "userspace")
+	o := NewSvcOptions(genericclioptions.NewConfigFlags(false), genericiooptions.NewTestIOStreamsDiscard())
+	o.Filename = "-"
+	if err := o.Complete(nil); err != nil {
+		t.Fatal(err)
+	}
+	if o.Overrides.NetworkModel != "vpc" {
+		t.Errorf("env network model not taken: %+v", o.Overrides)
+	}
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), detect.EnvProxyMode) {
+		t.Errorf("want an error naming %s, got %v", detect.EnvProxyMode, err)
+	}
+}
+
+// TestExecuteExitCodes runs the root command in-process: usage errors are exit 2 with one line.
+func TestExecuteExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		code    int
+		stderr  string
+		stdoutH string
+	}{
+		{[]string{"version"}, 0, "", "kubectl-elbfix "},
+		{[]string{"frobnicate"}, 2, `error: unknown command "frobnicate"`, ""},
+		{[]string{"svc", "--bogus"}, 2, "error: unknown flag: --bogus", ""},
+		{[]string{"svc"}, 2, "error: name the Services", ""},
+		{[]string{"scan", "--fail-on", "sometimes"}, 2, `error: invalid value "sometimes" for --fail-on`, ""},
+		{[]string{"svc", "-f", "testdata/does-not-exist.yaml"}, 2, "does-not-exist.yaml", ""},
+		{[]string{"svc", "-f", "testdata/nodeport-local.yaml", "--dry-run", "--network-model", "vpc", "--proxy-mode", "ipvs"}, 1, "", "service/web patched (dry run)"},
+		{[]string{"svc", "-f", "testdata/nodeport-local.yaml", "--network-model", "vpc", "--proxy-mode", "ipvs"}, 0, "", "service/web patched (offline)"},
+		{[]string{"svc", "-f", "testdata/nodeport-local.yaml", "--strategy", "pass-through", "--cluster-version", "v1.25.5"}, 2, "pass-through", ""},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Execute(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, tc.args)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out.String(), errOut.String())
+			}
+			if tc.stderr != "" {
+				lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+				if len(lines) != 1 || !strings.Contains(lines[0], tc.stderr) {
+					t.Errorf("stderr = %q, want one line containing %q", errOut.String(), tc.stderr)
+				}
+			}
+			if !strings.Contains(out.String(), tc.stdoutH) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdoutH, out.String())
+			}
+		})
+	}
+}
+
+func TestApplyIgnores(t *testing.T) {
+	base := func() plan.ServicePlan {
+		return plan.ServicePlan{Findings: []plan.Finding{
+			{ID: "incluster-elb-shortcut", Severity: plan.SeverityError},
+			{ID: "nodeport-local-unreachable", Severity: plan.SeverityWarning},
+		}}
+	}
+	for _, tc := range []struct {
+		name        string
+		annotation  string
+		flags       []string
+		wantIgnored map[string]string
+		wantInvalid bool
+	}{
+		{name: "nothing", wantIgnored: map[string]string{}},
+		{name: "one with reason", annotation: "incluster-elb-shortcut: callers use DNS",
+			wantIgnored: map[string]string{"incluster-elb-shortcut": "callers use DNS"}},
+		{name: "two with reason", annotation: "incluster-elb-shortcut, nodeport-local-unreachable : known",
+			wantIgnored: map[string]string{"incluster-elb-shortcut": "known", "nodeport-local-unreachable": "known"}},
+		{name: "no reason", annotation: "incluster-elb-shortcut", wantIgnored: map[string]string{}, wantInvalid: true},
+		{name: "empty reason", annotation: "incluster-elb-shortcut:  ", wantIgnored: map[string]string{}, wantInvalid: true},
+		{name: "unknown id", annotation: "no-such-thing: because", wantIgnored: map[string]string{}, wantInvalid: true},
+		{name: "flag", flags: []string{"nodeport-local-unreachable"},
+			wantIgnored: map[string]string{"nodeport-local-unreachable": "--ignore nodeport-local-unreachable"}},
+		{name: "flag ignores the invalid annotation finding too", annotation: "x", flags: []string{"annotation-invalid"},
+			wantIgnored: map[string]string{"annotation-invalid": "--ignore annotation-invalid"}, wantInvalid: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := base()
+			applyIgnores(&sp, tc.annotation, tc.flags)
+			got := map[string]string{}
+			invalid := false
+			for _, f := range sp.Findings {
+				if f.Ignored != "" {
+					got[f.ID] = f.Ignored
+				}
+				invalid = invalid || f.ID == "annotation-invalid"
+			}
+			if len(got) != len(tc.wantIgnored) {
+				t.Fatalf("ignored %v, want %v", got, tc.wantIgnored)
+			}
+			for id, reason := range tc.wantIgnored {
+				if got[id] != reason {
+					t.Errorf("%s ignored with %q, want %q", id, got[id], reason)
+				}
+			}
+			if invalid != tc.wantInvalid {
+				t.Errorf("annotation-invalid finding: %v, want %v", invalid, tc.wantInvalid)
+			}
+		})
+	}
+}
+
+func TestFailing(t *testing.T) {
+	warn := &planned{sp: plan.ServicePlan{Findings: []plan.Finding{{ID: "x", Severity: plan.SeverityWarning}}}}
+	ignoredErr := &planned{sp: plan.ServicePlan{Findings: []plan.Finding{{ID: "y", Severity: plan.SeverityError, Ignored: "r"}}}}
+	for _, tc := range []struct {
+		failOn string
+		all    []*planned
+		want   bool
+	}{
+		{"error", []*planned{warn}, false},
+		{"warning", []*planned{warn}, true},
+		{"info", []*planned{warn}, true},
+		{"never", []*planned{warn}, false},
+		{"error", []*planned{ignoredErr}, false},
+		{"info", []*planned{ignoredErr}, false},
+		{"error", nil, false},
+	} {
+		if got := failing(tc.all, tc.failOn); got != tc.want {
+			t.Errorf("failing(--fail-on %s) = %v, want %v", tc.failOn, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/matrix"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func decide(t *testing.T, file string, cluster plan.Cluster) plan.ServicePlan {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{}
+	if err := yaml.UnmarshalStrict(b, svc); err != nil {
+		t.Fatal(err)
+	}
+	if svc.Namespace == "" {
+		svc.Namespace = "default"
+	}
+	sp, err := plan.Decide(plan.Input{Cluster: cluster, Service: svc, Strategy: plan.StrategyAuto}, matrix.MustDefault())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+func TestHumanGolden(t *testing.T) {
+	cluster := plan.Cluster{NetworkModel: "vpc", ProxyMode: "ipvs", Version: "v1.25.5-r0",
+		Evidence: []plan.Evidence{{Fact: "proxyMode", Value: "ipvs", Source: "set by --proxy-mode", Confidence: "override"}}}
+	for _, file := range []string{"service-shared-elb-local.yaml", "service-dedicated-elb.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			var buf bytes.Buffer
+			WriteCluster(&buf, cluster)
+			WriteService(&buf, decide(t, file, cluster))
+			golden(t, strings.TrimSuffix(file, ".yaml")+".human.golden", buf.Bytes())
+		})
+	}
+}
+
+func TestPlanJSONAndYAML(t *testing.T) {
+	doc := plan.Plan{APIVersion: plan.APIVersion, Kind: plan.Kind, Cluster: plan.Cluster{NetworkModel: "tunnel", ProxyMode: "unknown", Evidence: []plan.Evidence{}},
+		Services: []plan.ServicePlan{{Namespace: "default", Name: "nginx", Findings: []plan.Finding{{ID: "x", Severity: "info", Message: "a <b> & c"}}}}}
+	var j, y bytes.Buffer
+	if err := WritePlan(&j, doc, "json"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(j.String(), `"message": "a <b> & c"`) {
+		t.Errorf("JSON must not HTML-escape messages:\n%s", j.String())
+	}
+	if !strings.Contains(j.String(), `"fix": null`) {
+		t.Errorf("fix must be null when nothing is to be done:\n%s", j.String())
+	}
+	if err := WritePlan(&y, doc, "yaml"); err != nil {
+		t.Fatal(err)
+	}
+	var back plan.Plan
+	if err := yaml.Unmarshal(y.Bytes(), &back); err != nil || back.Services[0].Findings[0].Message != "a <b> & c" {
+		t.Errorf("YAML round trip: %v %+v", err, back)
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/report -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file:\n--- got:\n%s\n--- want:\n%s", name, got, want)
+	}
+}
