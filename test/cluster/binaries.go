@@ -46,9 +46,14 @@ type Paths struct {
 // the link flags, so a change to any of them rebuilds. Concurrent callers, also in other
 // processes, build each binary only once. Progress is written to log (may be nil).
 func Binaries(ctx context.Context, log io.Writer) (Paths, error) {
+	return binaries(ctx, log, KubernetesVersion)
+}
+
+// binaries is Binaries with a kube-apiserver reporting gitVersion.
+func binaries(ctx context.Context, log io.Writer, gitVersion string) (Paths, error) {
 	var p Paths
 	var err error
-	if p.APIServer, err = APIServerWithVersion(ctx, log, KubernetesVersion); err != nil {
+	if p.APIServer, err = APIServerWithVersion(ctx, log, gitVersion); err != nil {
 		return Paths{}, err
 	}
 	if p.Etcd, err = buildCached(ctx, log, buildSpec{
@@ -60,14 +65,14 @@ func Binaries(ctx context.Context, log io.Writer) (Paths, error) {
 		return Paths{}, err
 	}
 	if env := os.Getenv(KubectlEnv); env != "" {
-		abs, err := filepath.Abs(env)
+		path, err := exec.LookPath(env) // a bare name is looked up in PATH
+		if err == nil {
+			path, err = filepath.Abs(path)
+		}
 		if err != nil {
 			return Paths{}, fmt.Errorf("%s=%q: %w", KubectlEnv, env, err)
 		}
-		if _, err := os.Stat(abs); err != nil {
-			return Paths{}, fmt.Errorf("%s=%q: %w", KubectlEnv, env, err)
-		}
-		p.Kubectl = abs
+		p.Kubectl = path
 		return p, nil
 	}
 	if p.Kubectl, err = buildCached(ctx, log, buildSpec{

@@ -108,6 +108,7 @@ type Cluster struct {
 	ReadOnlyClient kubernetes.Interface
 
 	etcd, apiserver *process
+	egress          *egressGuard
 	keepDir         bool
 	stopOnce        sync.Once
 	mu              sync.Mutex // guards keepDir
@@ -125,14 +126,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if gitVersion == "" {
 		gitVersion = KubernetesVersion
 	}
-	bins, err := Binaries(ctx, log)
+	bins, err := binaries(ctx, log, gitVersion)
 	if err != nil {
 		return nil, err
-	}
-	if gitVersion != KubernetesVersion {
-		if bins.APIServer, err = APIServerWithVersion(ctx, log, gitVersion); err != nil {
-			return nil, err
-		}
 	}
 
 	dir, err := os.MkdirTemp("", "elbfix-cluster-")
@@ -321,6 +317,15 @@ func (c *Cluster) startAPIServer(ctx context.Context, bin, etcdURL string, pk *p
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
 	}
+	// Node, pod and service proxy connections go through the egress guard (egress.go), which
+	// only reaches this harness's network namespaces: fixtures carry real-looking private node
+	// addresses that must never be dialled.
+	if c.egress == nil { // Start retries this function when another process took the port.
+		if c.egress, err = startEgressGuard(c.Dir); err != nil {
+			return err
+		}
+	}
+	args = append(args, "--egress-selector-config-file="+c.egress.config)
 	args = append(args, extra...)
 	p, err := startProcess("kube-apiserver", bin, filepath.Join(c.Dir, "kube-apiserver.log"), args...)
 	if err != nil {
@@ -418,6 +423,7 @@ func (c *Cluster) setupViewerRBAC(ctx context.Context) error {
 	}
 	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ReadOnlyClusterRole}}
 	verbs := []string{"get", "list", "watch"}
+	sort.Strings(groups)
 	for _, g := range groups {
 		var res []string
 		for r := range byGroup[g] {
@@ -450,6 +456,15 @@ func (c *Cluster) setupViewerRBAC(ctx context.Context) error {
 	return nil
 }
 
+// EgressDenied lists the destinations (host:port) the API server tried to reach outside the
+// harness's network namespaces; the egress guard refused each one.
+func (c *Cluster) EgressDenied() []string {
+	if c.egress == nil {
+		return nil
+	}
+	return c.egress.Denied()
+}
+
 // LogPaths returns the log files of the servers.
 func (c *Cluster) LogPaths() []string {
 	return []string{filepath.Join(c.Dir, "etcd.log"), filepath.Join(c.Dir, "kube-apiserver.log")}
@@ -464,6 +479,9 @@ func (c *Cluster) Stop() {
 		}
 		if c.etcd != nil {
 			c.etcd.stop()
+		}
+		if c.egress != nil {
+			c.egress.stop()
 		}
 		c.mu.Lock()
 		keep := c.keepDir
