@@ -427,3 +427,22 @@ func TestBinariesCachedAndKubectlOverride(t *testing.T) {
 		t.Errorf("with %s set: %+v", cluster.KubectlEnv, p3)
 	}
 }
+
+// TestEgressGuardRefusesOtherAddresses: the API server's node proxy to an address outside the
+// harness's network namespaces is refused by the egress guard, without dialling it.
+func TestEgressGuardRefusesOtherAddresses(t *testing.T) {
+	ctx := context.Background()
+	// 192.0.2.0/24 is TEST-NET-1 (documentation): never reached, the guard answers first.
+	node, err := shared.CreateNode(ctx, "egress-guard-node", nil, []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.10"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = shared.Client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + node.Name + ":10249/proxy/proxyMode").DoRaw(ctx)
+	if err == nil {
+		t.Fatal("the node proxy reached an address outside the harness")
+	}
+	denied := strings.Join(shared.EgressDenied(), " ")
+	if !strings.Contains(denied, "192.0.2.10:10249") {
+		t.Fatalf("the egress guard did not refuse 192.0.2.10:10249 (denied: %q; error: %v)", denied, err)
+	}
+}
