@@ -35,8 +35,8 @@ func newJSONParser(src []byte, pos int) *jsonParser {
 	return &jsonParser{src: src, pos: pos, li: newLineIndex(src), spans: map[*yaml.Node]span{}}
 }
 
-// parseJSONValue parses one JSON value of src starting at pos (after white space) and returns it with
-// the spans of all its nodes. The parser's pos is left after the value.
+// parseValue parses the JSON value at pos (after white space); the spans of its nodes are in
+// p.spans and pos is left after it.
 func (p *jsonParser) parseValue() (*yaml.Node, error) {
 	p.skipSpace()
 	return p.value()

@@ -452,3 +452,26 @@ func TestApplyPatchScalarTypes(t *testing.T) {
 		t.Errorf("spec: %+v", again.Spec)
 	}
 }
+
+// New keys of a nested mapping and of its parent land at one offset: the nested ones go first.
+func TestNestedInsertions(t *testing.T) {
+	const in = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations:\n    a: \"1\"\n    text: |\n      x\n"
+	set := readString(t, in)
+	r := set.Services()[0]
+	if err := r.ApplyPatch([]byte(`{"metadata":{"labels":{"app":"s"},"annotations":{"b":"2"}},"spec":{"type":"ClusterIP"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	want := in + "    b: \"2\"\n  labels:\n    app: s\nspec:\n  type: ClusterIP\n"
+	if got := writeString(t, set); got != want {
+		t.Errorf("got\n%s", lineDiff(want, got))
+	}
+	// The same with a scalar turned into a mapping at the end of its parent.
+	set = readString(t, "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations: ~   # c\n")
+	if err := set.Services()[0].ApplyPatch([]byte(`{"metadata":{"labels":{"app":"s"},"annotations":{"b":"2"}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	want = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations:   # c\n    b: \"2\"\n  labels:\n    app: s\n"
+	if got := writeString(t, set); got != want {
+		t.Errorf("got\n%s", lineDiff(want, got))
+	}
+}

@@ -98,10 +98,13 @@ type editor interface {
 	finish() ([]byte, bool)                         // the edited text
 }
 
-// edit replaces src[start:end] with text.
+// edit replaces src[start:end] with text. Insertions at one offset go in prio order, then in
+// the order they were made: a mapping nested deeper ends where its parent ends, and its new
+// lines must come first.
 type edit struct {
 	start, end int
 	text       string
+	prio       int
 	seq        int
 }
 
@@ -132,6 +135,9 @@ func less(a, b edit) bool {
 	}
 	if a.end != b.end {
 		return a.end < b.end
+	}
+	if a.prio != b.prio {
+		return a.prio < b.prio
 	}
 	return a.seq < b.seq
 }

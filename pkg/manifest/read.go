@@ -286,13 +286,12 @@ func parseDocText(text []byte) (node *yaml.Node, spans map[*yaml.Node]span, valu
 	}
 	trimmed := bytes.TrimLeft(bytes.TrimPrefix(text, bom), " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		// A JSON array is not an object; let the check below say so.
-		if p := newJSONParser(text, len(text)-len(trimmed)); true {
-			if root, err := p.parseValue(); err == nil {
-				p.skipSpace()
-				if p.pos == len(text) {
-					return &yaml.Node{Kind: yaml.DocumentNode, Line: root.Line, Column: root.Column, Content: []*yaml.Node{root}}, p.spans, len(text) - len(trimmed), true, nil
-				}
+		// A JSON array: not an object, which the caller's check says.
+		p := newJSONParser(text, len(text)-len(trimmed))
+		if root, err := p.parseValue(); err == nil {
+			if p.skipSpace(); p.pos == len(text) {
+				doc := &yaml.Node{Kind: yaml.DocumentNode, Line: root.Line, Column: root.Column, Content: []*yaml.Node{root}}
+				return doc, p.spans, len(text) - len(trimmed), true, nil
 			}
 		}
 	}

@@ -127,6 +127,7 @@ func (e *yamlEditor) blockBelow(k *yaml.Node, line int, v *yaml.Node) bool {
 		e.blockPair(&b, ind+e.unit, v.Content[j], v.Content[j+1])
 	}
 	e.emit(off, off, b.String())
+	e.edits[len(e.edits)-1].prio = -(ind + e.unit) // deeper first
 	return true
 }
 
@@ -217,6 +218,7 @@ func (e *yamlEditor) finish() ([]byte, bool) {
 			e.blockPair(&b, ind, pairs[j], pairs[j+1])
 		}
 		e.emit(off, off, b.String())
+		e.edits[len(e.edits)-1].prio = -ind // deeper first
 	}
 	return applyEdits(e.src, e.edits)
 }
