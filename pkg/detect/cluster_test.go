@@ -225,7 +225,7 @@ func createKubeProxyCM(t *testing.T, c *cluster.Cluster, mode string) {
 	}
 }
 
-func TestShapeBare(t *testing.T) {
+func TestDetectShapeBare(t *testing.T) {
 	c := plain(t)
 	got := run(t, c.Config, Overrides{})
 	checkFacts(t, got, facts{flavor: plan.Unknown, network: plan.Unknown, proxy: plan.Unknown, version: c.GitVersion, ipMode: plan.IPModeAvailable,
@@ -236,7 +236,7 @@ func TestShapeBare(t *testing.T) {
 	}
 }
 
-func TestShapeCCEStandardVPC(t *testing.T) {
+func TestDetectShapeCCEStandardVPC(t *testing.T) {
 	c := plain(t)
 	n := &corev1.Node{}
 	loadExample(t, "node-cce-standard.yaml", n)
@@ -244,13 +244,13 @@ func TestShapeCCEStandardVPC(t *testing.T) {
 	createNode(t, c, cceNode("192.168.0.213", "10.0.0.128/25"))
 	got := run(t, c.Config, Overrides{})
 	checkFacts(t, got, facts{flavor: plan.FlavorCCEStandard, network: plan.NetworkVPC, proxy: plan.Unknown,
-		evidence: []string{"192.168.0.212 (10.0.0.0/25)", "labels cce.cloud.com/cce-nodepool=pool-general", "/api/v1/nodes/192.168.0.212:10249/proxy/proxyMode: not readable"}})
+		evidence: []string{"192.168.0.212 (10.0.0.0/25)", "labels cce.cloud.com/cce-nodepool=pool-general", "GET /api/v1/nodes/192.168.0.212:10249/proxy/proxyMode: "}})
 	if e, _ := Strongest(got, FactNetworkModel); e.Confidence != plan.ConfidenceMedium || e.Signal != SignalNodePodCIDR {
 		t.Errorf("networkModel evidence %+v, want medium from the pod CIDRs", e)
 	}
 }
 
-func TestShapeCCETunnel(t *testing.T) {
+func TestDetectShapeCCETunnel(t *testing.T) {
 	c := plain(t)
 	createNode(t, c, cceNode("192.168.0.12", ""))
 	createNode(t, c, cceNode("192.168.0.13", ""))
@@ -264,7 +264,7 @@ func TestShapeCCETunnel(t *testing.T) {
 
 // TestShapeOpenSourceCCM: nodes registered by the open-source cloud-provider-huaweicloud carry
 // spec.providerID huaweicloud://<ECS id> and none of CCE's labels.
-func TestShapeOpenSourceCCM(t *testing.T) {
+func TestDetectShapeOpenSourceCCM(t *testing.T) {
 	c := plain(t)
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "ecs-k8s-worker-1", Labels: map[string]string{
 		"kubernetes.io/hostname":           "ecs-k8s-worker-1",
@@ -280,7 +280,7 @@ func TestShapeOpenSourceCCM(t *testing.T) {
 		evidence: []string{"spec.providerID huaweicloud://7d3f2c1b", "tell VPC from tunnel on CCE only"}})
 }
 
-func TestShapeKubeadmIPVS(t *testing.T) {
+func TestDetectShapeKubeadmIPVS(t *testing.T) {
 	c := plain(t)
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm-control-plane", Labels: map[string]string{
 		"kubernetes.io/hostname": "kubeadm-control-plane", "node-role.kubernetes.io/control-plane": "",
@@ -296,7 +296,7 @@ func TestShapeKubeadmIPVS(t *testing.T) {
 	}
 }
 
-func TestShapeCCETurbo(t *testing.T) {
+func TestDetectShapeCCETurbo(t *testing.T) {
 	c := cce(t)
 	ctx := context.Background()
 	n := &corev1.Node{}
@@ -343,7 +343,7 @@ func TestShapeCCETurbo(t *testing.T) {
 }
 
 // TestShapeCCETunnelWithYangtseAPI: the CCE network API is served but holds no Turbo object.
-func TestShapeCCETunnelWithYangtseAPI(t *testing.T) {
+func TestDetectShapeCCETunnelWithYangtseAPI(t *testing.T) {
 	c := cce(t)
 	createNode(t, c, cceNode("192.168.0.12", ""))
 	got := run(t, c.Config, Overrides{})
@@ -352,7 +352,7 @@ func TestShapeCCETunnelWithYangtseAPI(t *testing.T) {
 }
 
 // TestReadOnlyUser: the viewer reads every object but not nodes/proxy: nothing fails.
-func TestReadOnlyUser(t *testing.T) {
+func TestDetectReadOnlyUser(t *testing.T) {
 	c := plain(t)
 	createNode(t, c, cceNode("192.168.0.212", "10.0.0.0/25"))
 	got := run(t, c.ReadOnlyConfig, Overrides{})
@@ -360,7 +360,7 @@ func TestReadOnlyUser(t *testing.T) {
 		evidence: []string{"192.168.0.212:10249/proxy/proxyMode: not readable: forbidden (asking kube-proxy through the API server needs get on nodes/proxy)"}})
 }
 
-func TestRequestBudget(t *testing.T) {
+func TestDetectRequestBudget(t *testing.T) {
 	c := plain(t)
 	for i := range 8 {
 		createNode(t, c, cceNode(fmt.Sprintf("192.168.0.%d", 20+i), fmt.Sprintf("10.0.%d.0/25", i)))
@@ -398,7 +398,7 @@ func TestRequestBudget(t *testing.T) {
 	}
 }
 
-func TestUnreachableAndRejected(t *testing.T) {
+func TestDetectUnreachableAndRejected(t *testing.T) {
 	c := plain(t)
 	cfg := rest.CopyConfig(c.Config)
 	cfg.Host = "https://127.0.0.1:1"
@@ -443,7 +443,7 @@ func answer(mode string) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, mode) }
 }
 
-func TestProxyModeProbe(t *testing.T) {
+func TestDetectProxyModeProbe(t *testing.T) {
 	t.Run("answers ipvs", func(t *testing.T) {
 		c := plain(t)
 		kubeProxy(t, c, "worker-1", answer("ipvs"))

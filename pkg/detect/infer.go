@@ -443,7 +443,11 @@ func podCIDRClues(c clues, r *reads, n nodeSummary, t turbo) {
 	if r.nodes == nil {
 		return
 	}
-	src := fmt.Sprintf("%s?limit=%d", pathNodes, NodeSample)
+	sample := r.nodeSample
+	if sample == 0 {
+		sample = NodeSample
+	}
+	src := fmt.Sprintf("%s?limit=%d", pathNodes, sample)
 	if !n.read {
 		c.none(FactNetworkModel, SignalNodePodCIDR, "GET %s: %s", src, notReadable(r.nodes.err))
 		return

@@ -90,7 +90,7 @@ func absent(r reads) *reads {
 	return &r
 }
 
-func TestClassifyNode(t *testing.T) {
+func TestDetectClassifyNode(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		node       corev1.Node
@@ -115,7 +115,7 @@ func TestClassifyNode(t *testing.T) {
 	}
 }
 
-func TestKubeProxyMode(t *testing.T) {
+func TestDetectKubeProxyMode(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		data    map[string]string
@@ -146,7 +146,7 @@ func TestKubeProxyMode(t *testing.T) {
 	}
 }
 
-func TestCNITypes(t *testing.T) {
+func TestDetectCNITypes(t *testing.T) {
 	for _, tc := range []struct {
 		config string
 		want   string
@@ -220,7 +220,7 @@ func dump(c plan.Cluster) string {
 }
 
 // TestInfer: one row per cluster shape and per signal combination, from domain.md §5.
-func TestInfer(t *testing.T) {
+func TestDetectInfer(t *testing.T) {
 	turboNode := node("192.168.1.87", map[string]string{"cce.cloud.com/cce-nodepool": "turbo-pool", "node.kubernetes.io/subnetid": "s", "os.name": "HCE_OS_2.0"}, "")
 	vpcNode := func(name, cidr string) corev1.Node { return node(name, cceStandardLabels, "", cidr) }
 	tunnelNode := func(name string) corev1.Node { return node(name, cceStandardLabels, "") }
@@ -319,7 +319,7 @@ func TestInfer(t *testing.T) {
 }
 
 // TestPrecedence: flag > environment > detection > unknown, and each override is evidence.
-func TestPrecedence(t *testing.T) {
+func TestDetectPrecedence(t *testing.T) {
 	detected := func() *reads {
 		return absent(reads{
 			nodes:   nodes(node("192.168.0.212", cceStandardLabels, "", "10.0.0.0/25")),
@@ -365,7 +365,7 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
-func TestValidate(t *testing.T) {
+func TestDetectValidate(t *testing.T) {
 	t.Setenv(EnvNetworkModel, "overlay")
 	t.Setenv(EnvProxyMode, "")
 	for _, tc := range []struct {
@@ -385,7 +385,7 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestResolve(t *testing.T) {
+func TestDetectResolve(t *testing.T) {
 	ev := func(value, conf string) plan.Evidence {
 		return plan.Evidence{Fact: "f", Value: value, Confidence: conf, Source: value + "-" + conf}
 	}
@@ -420,7 +420,7 @@ func TestResolve(t *testing.T) {
 }
 
 // TestFatal: only an unreachable server or rejected credentials stop detection.
-func TestFatal(t *testing.T) {
+func TestDetectFatal(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		r    *reads
@@ -445,7 +445,7 @@ func TestFatal(t *testing.T) {
 	}
 }
 
-func TestProbeTargets(t *testing.T) {
+func TestDetectProbeTargets(t *testing.T) {
 	ready := node("r", nil, "")
 	ready.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
 	noAddr := node("x", nil, "")

@@ -66,8 +66,8 @@ type reads struct {
 	probes  []probe
 	// probeSkipped says why no node was probed although the proxy mode was to be detected.
 	probeSkipped string
-	// requests is how many requests were made.
-	requests int
+	// nodeSample is the limit the nodes were listed with.
+	nodeSample int
 }
 
 // fetch reads the signals the facts not overridden need: /version, a sample of nodes, the two
@@ -85,7 +85,7 @@ func fetch(ctx context.Context, cfg *rest.Config, o Overrides, l limits) (*reads
 	}
 	rc := cs.CoreV1().RESTClient()
 
-	r := &reads{}
+	r := &reads{nodeSample: l.nodeSample}
 	wantProxy := !set(o.ProxyMode)
 	planned := 3 // nodes, default-network, yangtse
 	if o.ClusterVersion == "" {
@@ -100,14 +100,7 @@ func fetch(ctx context.Context, cfg *rest.Config, o Overrides, l limits) (*reads
 	}
 
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	count := func() {
-		mu.Lock()
-		r.requests++
-		mu.Unlock()
-	}
 	getJSON := func(p string, params url.Values, into any) error {
-		count()
 		req := rc.Get().AbsPath(p).MaxRetries(0).SetHeader("Accept", "application/json")
 		for k, vs := range params {
 			for _, v := range vs {
@@ -156,7 +149,6 @@ func fetch(ctx context.Context, cfg *rest.Config, o Overrides, l limits) (*reads
 		r.probes = make([]probe, len(targets))
 		for i, node := range targets {
 			wg.Go(func() {
-				count()
 				r.probes[i] = askProxyMode(ctx, rc, node, l.probeTimeout)
 			})
 		}
