@@ -125,6 +125,40 @@ type HealthCheck struct {
 	MonitorPort       FlexString `json:"monitor_port,omitempty"`
 }
 
+// Ranges the ELB API accepts for the numbers of a health check: delay and timeout in seconds,
+// max_retries a count. A value outside them parses (it is not a Parse Problem) but cannot work.
+const (
+	HealthDelayMin, HealthDelayMax           = 1, 50
+	HealthTimeoutMin, HealthTimeoutMax       = 1, 50
+	HealthMaxRetriesMin, HealthMaxRetriesMax = 1, 10
+)
+
+// OutOfRange lists the numbers of h that are whole numbers outside the range the ELB accepts,
+// each as `"delay" 0 (want 1–50)`. Numbers that are not whole numbers are Parse Problems and are
+// left out here, so nothing is reported twice.
+func (h HealthCheck) OutOfRange() []string {
+	var out []string
+	for _, f := range []struct {
+		name     string
+		v        FlexString
+		min, max int
+	}{
+		{"delay", h.Delay, HealthDelayMin, HealthDelayMax},
+		{"timeout", h.Timeout, HealthTimeoutMin, HealthTimeoutMax},
+		{"max_retries", h.MaxRetries, HealthMaxRetriesMin, HealthMaxRetriesMax},
+	} {
+		if f.v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(string(f.v))
+		if err != nil || (n >= f.min && n <= f.max) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%q %d (want %d\u2013%d)", f.name, n, f.min, f.max))
+	}
+	return out
+}
+
 // TargetPort splits TargetServicePort into protocol and port; ok is false when it is malformed.
 func (h HealthCheck) TargetPort() (protocol string, port int32, ok bool) {
 	s := string(h.TargetServicePort)
@@ -332,11 +366,8 @@ func ParseAnnotations(ann map[string]string) (Info, []Problem) {
 			}
 		}
 	}
-	if _, one := ann[AnnHealthCheckOption]; one {
-		if _, many := ann[AnnHealthCheckOptions]; many {
-			bad(AnnHealthCheckOptions, "set together with %s; CCE takes only one of the two", AnnHealthCheckOption)
-		}
-	}
+	// Both health check annotations at once parse fine: that they can't work together is a
+	// health check finding of the decision (pkg/plan), not a parse problem.
 
 	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Annotation < probs[j].Annotation })
 	return info, probs
@@ -374,7 +405,7 @@ func checkHealth(key string, h HealthCheck, perPort bool, bad func(string, strin
 		if v == "" {
 			continue
 		}
-		if n, err := strconv.Atoi(string(v)); err != nil || n < 0 {
+		if _, err := strconv.Atoi(string(v)); err != nil {
 			bad(key, "invalid %q %q; want a whole number", name, truncate(string(v), 40))
 		}
 	}

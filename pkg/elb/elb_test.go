@@ -218,7 +218,20 @@ func TestParseAnnotations(t *testing.T) {
 		{name: "health check options missing target", ann: map[string]string{AnnHealthCheckOptions: `[{"protocol":"TCP"}]`}, wantProbs: []string{AnnHealthCheckOptions + `[0]: missing "target_service_port"`}},
 		{name: "health check options bad target", ann: map[string]string{AnnHealthCheckOptions: `[{"protocol":"TCP","target_service_port":"80"}]`}, wantProbs: []string{AnnHealthCheckOptions + `[0]: invalid "target_service_port" "80"`}},
 		{name: "health check options duplicate target", ann: map[string]string{AnnHealthCheckOptions: `[{"target_service_port":"TCP:80"},{"target_service_port":"TCP:80"}]`}, wantProbs: []string{AnnHealthCheckOptions + `: target_service_port "TCP:80" appears twice`}},
-		{name: "health check option and options", ann: map[string]string{AnnHealthCheckOption: `{"protocol":"TCP"}`, AnnHealthCheckOptions: `[{"target_service_port":"TCP:80"}]`}, wantProbs: []string{AnnHealthCheckOptions + ": set together with"}},
+		// Both at once parse: that they can't work together is the decision's healthcheck-config.
+		{name: "health check option and options", ann: map[string]string{AnnHealthCheckOption: `{"protocol":"TCP"}`, AnnHealthCheckOptions: `[{"target_service_port":"TCP:80"}]`}, check: func(t *testing.T, i Info) {
+			if i.HealthCheckOption == nil || len(i.HealthCheckOptions) != 1 {
+				t.Errorf("%+v", i)
+			}
+		}},
+		// Whole numbers out of range parse (healthcheck-config in pkg/plan); only non-numbers are Problems.
+		{name: "health check option negative and zero numbers parse", ann: map[string]string{AnnHealthCheckOption: `{"protocol":"TCP","delay":"-1","timeout":0,"max_retries":"11"}`}, check: func(t *testing.T, i Info) {
+			h := i.HealthCheckOption
+			if h == nil || h.Delay != "-1" || h.Timeout != "0" || h.MaxRetries != "11" {
+				t.Errorf("%+v", h)
+			}
+		}},
+		{name: "health check option fractional number", ann: map[string]string{AnnHealthCheckOption: `{"max_retries":2.5}`}, wantProbs: []string{AnnHealthCheckOption + `: invalid "max_retries" "2.5"`}},
 		{name: "health check options invalid JSON", ann: map[string]string{AnnHealthCheckOptions: `[{]`}, wantProbs: []string{AnnHealthCheckOptions + ": invalid JSON: invalid character"}},
 	}
 	for _, tt := range tests {
@@ -234,6 +247,30 @@ func TestParseAnnotations(t *testing.T) {
 				if !strings.HasPrefix(probs[i].String(), want) {
 					t.Errorf("problem %d = %q, want prefix %q", i, probs[i].String(), want)
 				}
+			}
+		})
+	}
+}
+
+func TestHealthCheckOutOfRange(t *testing.T) {
+	tests := []struct {
+		name string
+		h    HealthCheck
+		want []string
+	}{
+		{"documented example", HealthCheck{Protocol: "TCP", Delay: "5", Timeout: "10", MaxRetries: "3"}, nil},
+		{"unset", HealthCheck{}, nil},
+		{"lower bounds", HealthCheck{Delay: "1", Timeout: "1", MaxRetries: "1"}, nil},
+		{"upper bounds", HealthCheck{Delay: "50", Timeout: "50", MaxRetries: "10"}, nil},
+		{"zeros", HealthCheck{Delay: "0", Timeout: "0", MaxRetries: "0"}, []string{`"delay" 0 (want 1–50)`, `"timeout" 0 (want 1–50)`, `"max_retries" 0 (want 1–10)`}},
+		{"above", HealthCheck{Delay: "51", Timeout: "300", MaxRetries: "11"}, []string{`"delay" 51 (want 1–50)`, `"timeout" 300 (want 1–50)`, `"max_retries" 11 (want 1–10)`}},
+		{"negative", HealthCheck{Delay: "-5"}, []string{`"delay" -5 (want 1–50)`}},
+		{"not a number: a Parse problem, not here", HealthCheck{Delay: "soon", Timeout: "2.5", MaxRetries: "99999999999999999999999"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.h.OutOfRange(); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("OutOfRange = %q, want %q", got, tt.want)
 			}
 		})
 	}
@@ -320,6 +357,15 @@ func FuzzParseAnnotations(f *testing.F) {
 		_ = info.Shared()
 		for _, h := range info.HealthCheckOptions {
 			h.TargetPort()
+			h.OutOfRange()
+		}
+		if h := info.HealthCheckOption; h != nil {
+			for _, p := range probs {
+				// A number is either a Parse problem or checked for its range, never both.
+				if p.Annotation == AnnHealthCheckOption && strings.Contains(p.Message, "want a whole number") && len(h.OutOfRange()) == 3 {
+					t.Fatalf("reported twice: %v / %v", p, h.OutOfRange())
+				}
+			}
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -48,8 +49,22 @@ type Input struct {
 	// BackendsHostNetwork says whether the backend pods use hostNetwork; nil when not read.
 	BackendsHostNetwork *bool
 	// SameELB are other Services that may share this Service's ELB (their kubernetes.io/elb.id is
-	// compared here); nil when not read. Used for passthrough-inconsistent-shared-elb and alsoPatch.
+	// compared here, and only LoadBalancer Services of the CCE dialect count; the Service itself
+	// is skipped, so a GroupByELB group can be passed as is); nil when not read. Used for
+	// passthrough-inconsistent-shared-elb and alsoPatch.
 	SameELB []*corev1.Service
+	// Events are the Service's Events (the caller lists them by involvedObject; one that names
+	// another object is skipped). Those whose message mentions members_per_pool or ELB.8905, from
+	// any source, and seen within EventWindow (24h) before Now, make elb-member-quota-exceeded;
+	// an Event that carries no time at all (e.g. from a manifest) counts as recent.
+	Events []corev1.Event
+	// Now is the time Events are judged against; zero means time.Now().
+	Now time.Time
+	// NodeCount is the number of nodes the ELB can take as members; 0 (or less) when unknown.
+	NodeCount int
+	// EndpointCount is the number of the Service's endpoints (ready backend pods); negative when
+	// unknown. Left at 0 it means no endpoints: the member count of a Local Service is then 0.
+	EndpointCount int
 }
 
 // RefusedError is returned by Decide when a forced --strategy cannot work for the Service. Its
@@ -113,7 +128,12 @@ type facts struct {
 	hostNetwork       *bool
 	hostNetworkSource string
 
-	peers []*corev1.Service // other Services on the same elb.id
+	peers []*corev1.Service // other LoadBalancer Services of the CCE dialect on the same elb.id
+
+	cur       state       // the Service as it is
+	quota     quotaEvents // recent member-quota Events
+	nodes     int         // Input.NodeCount (<= 0 unknown)
+	endpoints int         // Input.EndpointCount (< 0 unknown)
 }
 
 // Decide computes the verdict and fix for one Service. m is the access matrix (nil: the embedded
@@ -157,7 +177,7 @@ func Decide(in Input, m *matrix.Matrix) (ServicePlan, error) {
 	}
 
 	f := newFacts(in, m, info, probs)
-	cur := state{local: svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal, passThroughSet: info.PassThroughOn}
+	cur := f.cur
 	sp.Findings = f.evaluate(cur)
 	if d := f.detectionIncomplete(cur, sp.Findings); d != nil {
 		sp.Findings = append(sp.Findings, *d)
@@ -186,7 +206,16 @@ func newFacts(in Input, m *matrix.Matrix, info elb.Info, probs []elb.Problem) *f
 		ingress: elb.IngressIPs(svc),
 		network: normFact(in.Cluster.NetworkModel),
 		proxy:   normFact(in.Cluster.ProxyMode),
+		cur: state{local: svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
+			passThroughSet: info.PassThroughOn},
+		nodes:     in.NodeCount,
+		endpoints: in.EndpointCount,
 	}
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	f.quota = readQuotaEvents(in.Events, svc, now)
 	f.hasNP = svc.Spec.Type == corev1.ServiceTypeNodePort ||
 		(f.lb && (svc.Spec.AllocateLoadBalancerNodePorts == nil || *svc.Spec.AllocateLoadBalancerNodePorts))
 	f.possible = m.PossibleColumns(f.network, f.proxy)
@@ -213,7 +242,10 @@ func newFacts(in Input, m *matrix.Matrix, info elb.Info, probs []elb.Problem) *f
 			if p == nil || (namespaceOf(p) == f.ns && p.Name == svc.Name) {
 				continue
 			}
-			if p.Annotations[elb.AnnID] == info.ID {
+			if p.Annotations[elb.AnnID] != info.ID || p.Spec.Type != corev1.ServiceTypeLoadBalancer {
+				continue
+			}
+			if pi, _ := elb.Parse(p); pi.Dialect == elb.DialectCCE && !pi.DNAT {
 				f.peers = append(f.peers, p)
 			}
 		}
@@ -377,6 +409,9 @@ func (f *facts) evaluate(st state) []Finding {
 		out = append(out, *n)
 	}
 	out = append(out, f.healthChecks()...)
+	if q := f.memberQuota(st); q != nil {
+		out = append(out, *q)
+	}
 	if f.lb && f.info.Dialect == elb.DialectOpenSourceCCM {
 		out = append(out, Finding{ID: FindingOpenSourceCCMDialect, Severity: SeverityInfo,
 			Message: fmt.Sprintf("kubernetes.io/elb.class %q is the open-source cloud-provider-huaweicloud dialect: kubernetes.io/elb.pass-through does not exist there, so the only fix is externalTrafficPolicy Cluster", f.info.Class)})
@@ -556,23 +591,58 @@ func (f *facts) inconsistent(st state) *Finding {
 	if len(f.peers) == 0 || !f.ipvsPossible() || !f.passThroughApplies() || st.peersAligned {
 		return nil
 	}
-	var differ []string
+	differ := false
 	for _, p := range f.peers {
 		pi, _ := elb.Parse(p)
-		if pi.PassThroughOn != st.passThroughSet {
-			differ = append(differ, fmt.Sprintf("%s/%s (pass-through %s)", namespaceOf(p), p.Name, onOff(pi.PassThroughOn)))
-		}
+		differ = differ || pi.PassThroughOn != st.passThroughSet
 	}
-	if len(differ) == 0 {
+	if !differ {
 		return nil
 	}
+	// Every member of the ELB, with its setting, so that each member's finding names them all.
+	self := f.info.PassThrough
+	if st.passThroughSet != f.info.PassThroughOn {
+		self = elb.PassThroughTrue // the state after a pass-through fix
+	}
+	members := []string{memberSetting(f.ns, f.svc.Name, st.passThroughSet, self, true)}
+	for _, p := range f.peers {
+		pi, _ := elb.Parse(p)
+		members = append(members, memberSetting(namespaceOf(p), p.Name, pi.PassThroughOn, pi.PassThrough, false))
+	}
+	sort.Strings(members)
 	cond := "kube-proxy runs in IPVS mode, where"
 	if f.proxy == Unknown {
 		cond = "if kube-proxy runs in IPVS mode (proxy mode unknown; pass --proxy-mode),"
 	}
 	return &Finding{ID: FindingPassThroughInconsistentSharedLB, Severity: SeverityError,
-		Message: fmt.Sprintf("%s all Services on one ELB (kubernetes.io/elb.id %s) must have the same pass-through setting; this one has it %s and these differ: %s",
-			cond, f.info.ID, onOff(st.passThroughSet), strings.Join(differ, ", "))}
+		Message: fmt.Sprintf("%s all Services on one ELB (kubernetes.io/elb.id %s) must have the same pass-through setting, and its %d Services disagree: %s. Set kubernetes.io/elb.pass-through \"true\" on every one of them (a pass-through fix does: alsoPatch)",
+			cond, f.info.ID, len(members), strings.Join(members, ", "))}
+}
+
+// memberSetting is one Service of an ELB and its pass-through setting, as a finding names it:
+// `shop/api (pass-through on: "true")`.
+func memberSetting(ns, name string, on bool, raw string, self bool) string {
+	val := "not set"
+	if raw != "" {
+		val = fmt.Sprintf("%q", truncate(raw, 40))
+	}
+	this := ""
+	if self {
+		this = "this Service; "
+	}
+	return fmt.Sprintf("%s/%s (%spass-through %s: %s)", ns, name, this, onOff(on), val)
+}
+
+// peersDiffering lists the other Services on the ELB whose pass-through is off: those a
+// pass-through fix must also patch in IPVS mode.
+func (f *facts) peersDiffering() []*corev1.Service {
+	var out []*corev1.Service
+	for _, p := range f.peers {
+		if pi, _ := elb.Parse(p); !pi.PassThroughOn {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func onOff(b bool) string {
@@ -605,72 +675,6 @@ func (f *facts) nodePort(st state) *Finding {
 		msg += "; CCE Turbo has no column of its own: evaluated over the proxy mode's columns (inferred)"
 	}
 	return &Finding{ID: FindingNodePortLocalUnreachable, Severity: SeverityWarning, Message: msg, Unreachable: cells}
-}
-
-// healthChecks: health check annotations that cannot work (CCE: a TCP port takes a TCP or HTTP
-// check, a UDP port a UDP check; per-port checks must name a port of the Service).
-func (f *facts) healthChecks() []Finding {
-	if !f.lb || f.info.HealthCheckFlag == "off" {
-		return nil
-	}
-	var out []Finding
-	add := func(format string, args ...any) {
-		out = append(out, Finding{ID: FindingHealthCheckConfig, Severity: SeverityWarning, Message: fmt.Sprintf(format, args...)})
-	}
-	type port struct {
-		proto string
-		num   int32
-	}
-	var ports []port
-	for _, p := range f.svc.Spec.Ports {
-		proto := string(p.Protocol)
-		if proto == "" {
-			proto = string(corev1.ProtocolTCP)
-		}
-		ports = append(ports, port{proto, p.Port})
-	}
-	mismatch := func(check, portProto string) bool {
-		check = strings.ToUpper(check)
-		if check == "" {
-			return false
-		}
-		if portProto == string(corev1.ProtocolUDP) {
-			return check != "UDP"
-		}
-		return check == "UDP"
-	}
-	if h := f.info.HealthCheckOption; h != nil {
-		var bad []string
-		for _, p := range ports {
-			if mismatch(h.Protocol, p.proto) {
-				bad = append(bad, fmt.Sprintf("%s:%d", p.proto, p.num))
-			}
-		}
-		if len(bad) > 0 {
-			add("%s: a %s health check cannot check port(s) %s (a TCP port takes a TCP or HTTP check, a UDP port a UDP check)",
-				elb.AnnHealthCheckOption, strings.ToUpper(h.Protocol), strings.Join(bad, ", "))
-		}
-	}
-	for i, h := range f.info.HealthCheckOptions {
-		proto, num, ok := h.TargetPort()
-		if !ok {
-			continue // reported as annotation-invalid
-		}
-		found := false
-		for _, p := range ports {
-			if p.proto == proto && p.num == num {
-				found = true
-				if mismatch(h.Protocol, p.proto) {
-					add("%s[%d]: a %s health check cannot check port %s:%d (a TCP port takes a TCP or HTTP check, a UDP port a UDP check)",
-						elb.AnnHealthCheckOptions, i, strings.ToUpper(h.Protocol), p.proto, p.num)
-				}
-			}
-		}
-		if !found {
-			add("%s[%d]: target_service_port %s:%d is not a port of the Service", elb.AnnHealthCheckOptions, i, proto, num)
-		}
-	}
-	return out
 }
 
 // detectionIncomplete says which cells depend on an unknown fact, and which flag settles it.
@@ -816,6 +820,9 @@ func (f *facts) chooseFix(strategy string, cur state, findings []Finding) (*Fix,
 		reason := "forced by --strategy pass-through: in-cluster traffic to the ELB address goes through the ELB; externalTrafficPolicy stays " + policyName(cur.local)
 		if f.info.PassThroughOn {
 			reason = "forced by --strategy pass-through: the annotation is already on, nothing to change"
+			if f.ipvsPossible() && len(f.peersDiffering()) > 0 {
+				reason = "forced by --strategy pass-through: the annotation is already on here; the other Services on its ELB get it too (alsoPatch)"
+			}
 		}
 		if block := f.passThroughAutoBlock(); block != "" {
 			reason += "; note: " + block
@@ -853,6 +860,9 @@ func (f *facts) chooseFix(strategy string, cur state, findings []Finding) (*Fix,
 			}
 		}
 	}
+	if f.alignOnly(triggers, refusal) {
+		return f.fix(StrategyPassThrough, fmt.Sprintf("pass-through is already on here, and the other Services on its ELB (kubernetes.io/elb.id %s) must get it too: every Service on one ELB must agree in IPVS mode (alsoPatch)", f.info.ID), cur), nil
+	}
 	if ptOK {
 		reason := "pass-through sends in-cluster traffic for the ELB address through the ELB, which clears every failing ELB cell and keeps externalTrafficPolicy Local (client source IP preserved)"
 		return f.fix(StrategyPassThrough, reason, cur), nil
@@ -870,6 +880,20 @@ func (f *facts) chooseFix(strategy string, cur state, findings []Finding) (*Fix,
 		return f.fix(StrategyPassThrough, "pass-through makes this Service agree with the other Services on its ELB", cur), nil
 	}
 	return nil, nil
+}
+
+// alignOnly: the only thing to fix is that other Services on the ELB lack the pass-through this
+// one has (IPVS), and auto may set pass-through: the fix is pass-through on those (alsoPatch).
+func (f *facts) alignOnly(triggers []Finding, refusal string) bool {
+	if !f.info.PassThroughOn || refusal != "" || f.passThroughAutoBlock() != "" || !f.ipvsPossible() || len(f.peersDiffering()) == 0 {
+		return false
+	}
+	for _, fd := range triggers {
+		if fd.ID != FindingPassThroughInconsistentSharedLB {
+			return false
+		}
+	}
+	return true
 }
 
 func policyName(local bool) string {
@@ -907,18 +931,26 @@ func (f *facts) fix(strategy, reason string, cur state) *Fix {
 				"in-cluster clients of the ELB address now go through the ELB: one more hop",
 				"CCE's webhook may refuse to change or remove kubernetes.io/elb.* annotations later: treat the annotation as permanent",
 			}
-			if f.ipvsPossible() {
-				for _, p := range f.peers {
-					pi, _ := elb.Parse(p)
-					if !pi.PassThroughOn {
-						fx.AlsoPatch = append(fx.AlsoPatch, AlsoPatch{Namespace: namespaceOf(p), Name: p.Name, Patch: json.RawMessage(passThroughPatch)})
-					}
-				}
-			}
-			if len(fx.AlsoPatch) > 0 {
-				fx.Costs = append(fx.Costs, fmt.Sprintf("also sets pass-through on %d other Service(s) of the same ELB (IPVS: every Service on one ELB must agree)", len(fx.AlsoPatch)))
-			}
 		}
+		differ := f.peersDiffering()
+		switch {
+		case len(differ) == 0:
+		case f.ipvsPossible():
+			for _, p := range differ {
+				fx.AlsoPatch = append(fx.AlsoPatch, AlsoPatch{Namespace: namespaceOf(p), Name: p.Name, Patch: json.RawMessage(passThroughPatch)})
+			}
+			fx.Costs = append(fx.Costs, fmt.Sprintf("also sets pass-through on %d other Service(s) of the same ELB (IPVS: every Service on one ELB must agree)", len(fx.AlsoPatch)))
+		default:
+			var names []string
+			for _, p := range differ {
+				names = append(names, namespaceOf(p)+"/"+p.Name)
+			}
+			fx.Reason += fmt.Sprintf("; note: kube-proxy runs in %s mode, where the rule that every Service on one ELB must have the same pass-through setting (IPVS) does not apply, so the other Services of ELB %s without it (%s) are left as they are",
+				f.proxy, f.info.ID, strings.Join(names, ", "))
+		}
+	}
+	if c := f.memberCost(f.after(strategy, cur)); c != "" {
+		fx.Costs = append(fx.Costs, c)
 	}
 	return fx
 }

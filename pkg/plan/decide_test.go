@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -172,6 +173,8 @@ func TestDecide(t *testing.T) {
 		alsoPatch    []string
 		whenOf       map[string][]string // "client>target" of the shortcut → When
 		findingsSkip bool                // do not compare the findings list
+		costHas      string              // substring of one of the fix's costs
+		noteAbsent   string              // substring no finding message, reason or cost may contain
 	}{
 		// §2.1 derivation per column, shared ELB, Local, no status yet (target elb-ip), v1.25: auto = pass-through.
 		{name: "shared Local tunnel+ipvs", svc: svcSpec{ann: union}, col: tIPVS, version: v125,
@@ -352,13 +355,118 @@ func TestDecide(t *testing.T) {
 		// IPVS: Services on one ELB must agree on pass-through.
 		{name: "IPVS peers disagree, this one Cluster", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1"), cluster: true}, col: tIPVS, version: v125,
 			peers:    []*corev1.Service{mk(svcSpec{name: "api", ann: ann(aClass, "union", aID, "elb-1", aPT, "true")})},
-			findings: []string{incons + "/error"}, fix: StrategyPassThrough, residual: []string{}, changed: true, msgHas: map[string]string{incons: "shop/api (pass-through on)"}},
+			findings: []string{incons + "/error"}, fix: StrategyPassThrough, residual: []string{}, changed: true, msgHas: map[string]string{incons: `shop/api (pass-through on: "true")`}},
 		{name: "IPVS pass-through fix carries the peers", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1")}, col: tIPVS, version: v125,
 			peers:    []*corev1.Service{mk(svcSpec{name: "api", ann: ann(aClass, "union", aID, "elb-1")}), mk(svcSpec{name: "other", ann: ann(aClass, "union", aID, "elb-2")})},
 			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true, alsoPatch: []string{"shop/api"}},
 		{name: "iptables peers may disagree", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1"), cluster: true}, col: tIPT, version: v125,
 			peers:    []*corev1.Service{mk(svcSpec{name: "api", ann: ann(aClass, "union", aID, "elb-1", aPT, "true")})},
 			findings: []string{}},
+
+		// Version gate, more rows (issue #6): ≤ v1.15 refused, 1.16–1.18 warning, CCE -rN suffixes parsed.
+		{name: "v1.14 with pass-through set: error", svc: svcSpec{ann: unionPT}, col: vIPT, version: "v1.14.8-r2",
+			findings: []string{ver + "/error", shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{ver + "/error"}, changed: true,
+			msgHas: map[string]string{ver: "v1.15 and older (cluster v1.14.8-r2)"}},
+		{name: "v1.15 CCE long version forced pass-through: refused", svc: svcSpec{ann: union}, col: tIPVS, version: "v1.15.11-r1-CCE20.7.1.B003-15.36.3", strategy: StrategyPassThrough,
+			findings: []string{shortcut + "/error", np + "/warning"}, refused: true},
+		{name: "v1.15 with onlyLocal: error", svc: svcSpec{ann: unionOnly}, col: tIPT, version: "v1.15.6-r0",
+			findings: []string{ver + "/error", shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{ver + "/error"}, changed: true},
+		{name: "v1.16.0 with pass-through set: warning", svc: svcSpec{ann: unionPT}, col: vIPT, version: "v1.16.0-r0",
+			findings: []string{ver + "/warning", np + "/warning"}, msgHas: map[string]string{ver: "v1.19 and later; on v1.16.0-r0"}},
+		{name: "v1.16 auto: cluster", svc: svcSpec{ann: union}, col: vIPT, version: "v1.16.3-r1",
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true, reasonHas: "v1.19 and later and the cluster is v1.16.3-r1"},
+		{name: "v1.18 forced pass-through: allowed with a warning", svc: svcSpec{ann: union}, col: tIPVS, version: "v1.18.20-r1-CCE21.3.1", strategy: StrategyPassThrough,
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{ver + "/warning", np + "/warning"}, changed: true, reasonHas: "cluster is v1.18.20-r1"},
+		{name: "v1.18 with pass-through set: warning", svc: svcSpec{ann: unionPT}, col: tIPT, version: "v1.18.20-r1",
+			findings: []string{ver + "/warning", np + "/warning"}},
+		{name: "v1.19.0 with pass-through set: no version finding", svc: svcSpec{ann: unionPT}, col: tIPT, version: "v1.19.0-r0",
+			findings: []string{np + "/warning"}},
+		{name: "v1.17 pass-through on a DNAT Service: no version finding (does not apply)", svc: svcSpec{ann: ann(aClass, "dnat", aPT, "true"), cluster: true}, col: tIPT, version: "v1.17.9-r0",
+			findings: []string{}},
+
+		// Dedicated ELB hairpin (issue #6): the remedy names ClusterIP/DNS; pass-through leaves it.
+		{name: "dedicated Local: remedy names ClusterIP/DNS", svc: svcSpec{ann: performance}, col: tIPVS, version: v125,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true,
+			msgHas: map[string]string{hairpin: "use the ClusterIP/DNS name inside the cluster"}},
+		{name: "dedicated via autocreate, forced pass-through: hairpin residual", svc: svcSpec{ann: ann("kubernetes.io/elb.autocreate", `{"type":"inner","available_zone":["az1"]}`)}, col: vIPVS, version: v125, strategy: StrategyPassThrough,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{hairpin + "/error", np + "/warning"}, changed: true},
+		{name: "shared autocreate without dedicated fields: no hairpin", svc: svcSpec{ann: ann("kubernetes.io/elb.autocreate", `{"type":"inner"}`)}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+		{name: "transparent-client-ip false: no hairpin", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "false")}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+		{name: "transparent-client-ip, forced pass-through: hairpin residual", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true")}, col: vIPT, version: v125, strategy: StrategyPassThrough,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{hairpin + "/error", np + "/warning"}, changed: true},
+		{name: "transparent-client-ip, Cluster, pass-through on: intermittent", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true", aPT, "true"), cluster: true}, col: vIPT, version: v125,
+			findings: []string{hairpin + "/error"}, msgHas: map[string]string{hairpin: "ClusterIP/DNS name"}},
+		{name: "dedicated DNAT-free NodePort: no hairpin", svc: svcSpec{typ: corev1.ServiceTypeNodePort, ann: performance}, col: tIPT, version: v125,
+			findings: []string{np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
+
+		// CCE Turbo hostNetwork (issue #6): the message says how it was determined.
+		{name: "turbo: backends read, not hostNetwork", svc: svcSpec{ann: union}, col: [2]string{"turbo", "iptables"}, version: v125, backends: &boolF,
+			findings: []string{turbo + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true, msgHas: map[string]string{turbo: "(read from the backend pods)"}},
+		{name: "turbo: annotation hostNetwork false", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/hws-hostNetwork", "false")}, col: [2]string{"turbo", "iptables"}, version: v125,
+			findings: []string{turbo + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true, msgHas: map[string]string{turbo: "(from annotation kubernetes.io/hws-hostNetwork)"}},
+		{name: "turbo: annotation absent, pods not read", svc: svcSpec{ann: union}, col: [2]string{"turbo", "ipvs"}, version: v125,
+			findings: []string{shortcut + "/error", turbo + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true,
+			msgHas: map[string]string{turbo: "backend pods not read, no kubernetes.io/hws-hostNetwork annotation"}},
+		{name: "turbo: backends read hostNetwork: no finding", svc: svcSpec{ann: union}, col: [2]string{"turbo", "iptables"}, version: v125, backends: &boolT,
+			findings: []string{np + "/warning"}},
+		{name: "not turbo: hostNetwork irrelevant", svc: svcSpec{ann: union}, col: vIPT, version: v125, backends: &boolF,
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+
+		// Open-source dialect, DNAT, NodePort negatives (issue #6).
+		{name: "CCE union: no open-source info", svc: svcSpec{ann: union, cluster: true}, col: tIPVS, version: v125, findings: []string{}},
+		{name: "open-source dedicated Local: hairpin too, cluster", svc: svcSpec{ann: ann(aClass, "dedicated")}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning", oss + "/info"}, fix: StrategyCluster, residual: []string{}, changed: true,
+			msgHas: map[string]string{oss: "pass-through does not exist there"}},
+		{name: "dnat Local unknown facts: every client fails", svc: svcSpec{ann: dnatAnn}, col: unk, version: v125,
+			findings: []string{dnat + "/error", np + "/warning", detect + "/info"}, other: map[string][]string{dnat: cl([]string{hsn, hon, psn, pon}, "dnat-ip")},
+			fix: StrategyCluster, residual: []string{}, changed: true, msgHas: map[string]string{dnat: "Pass-through does not apply to DNAT"}},
+		{name: "NodePort Local unknown facts", svc: svcSpec{typ: corev1.ServiceTypeNodePort}, col: unk, version: v125,
+			findings: []string{np + "/warning", detect + "/info"}, fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "LoadBalancer without NodePorts: no nodeport finding", svc: svcSpec{ann: union, noNP: true}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error"}, fix: StrategyPassThrough, residual: []string{}, changed: true},
+
+		// One ELB, several Services (issue #6).
+		{name: "IPVS several namespaces: alsoPatch every peer without pass-through", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1")}, col: vIPVS, version: v125,
+			peers: []*corev1.Service{
+				mk(svcSpec{name: "api", namespace: "other", ann: ann(aClass, "union", aID, "elb-1")}),
+				mk(svcSpec{name: "db", namespace: "shop", ann: ann(aClass, "union", aID, "elb-1", aPT, "onlyLocal")}),
+				mk(svcSpec{name: "bad", namespace: "third", ann: ann(aClass, "union", aID, "elb-1", aPT, "yes")}),
+				mk(svcSpec{name: "far", namespace: "third", ann: ann(aClass, "union", aID, "elb-2")}),
+			},
+			findings: []string{shortcut + "/error", incons + "/error", np + "/warning"},
+			fix:      StrategyPassThrough, residual: []string{np + "/warning"}, changed: true, alsoPatch: []string{"other/api", "third/bad"},
+			msgHas:  map[string]string{incons: `and its 4 Services disagree: other/api (pass-through off: not set), shop/db (pass-through on: "onlyLocal"), shop/web (this Service; pass-through off: not set), third/bad (pass-through off: "yes")`},
+			costHas: "also sets pass-through on 2 other Service(s)"},
+		{name: "IPVS peers: NodePort, DNAT and open-source Services with the id do not count", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1")}, col: tIPVS, version: v125,
+			peers: []*corev1.Service{
+				mk(svcSpec{name: "np", typ: corev1.ServiceTypeNodePort, ann: ann(aID, "elb-1")}),
+				mk(svcSpec{name: "dn", ann: ann(aClass, "dnat", aID, "elb-1")}),
+				mk(svcSpec{name: "os", ann: ann(aClass, "shared", aID, "elb-1")}),
+			},
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
+		{name: "IPVS: pass-through on here, peer off: align the peer, this one unchanged", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1", aPT, "true")}, col: tIPVS, version: v125,
+			peers:    []*corev1.Service{mk(svcSpec{name: "api", namespace: "other", ann: ann(aClass, "union", aID, "elb-1")})},
+			findings: []string{incons + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: false, alsoPatch: []string{"other/api"},
+			reasonHas: "already on here, and the other Services on its ELB (kubernetes.io/elb.id elb-1) must get it too"},
+		{name: "IPVS: pass-through on here, peer off, forced pass-through: alsoPatch", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1", aPT, "true"), cluster: true}, col: tIPVS, version: v125, strategy: StrategyPassThrough,
+			peers:    []*corev1.Service{mk(svcSpec{name: "api", namespace: "other", ann: ann(aClass, "union", aID, "elb-1")})},
+			findings: []string{incons + "/error"}, fix: StrategyPassThrough, residual: []string{}, changed: false, alsoPatch: []string{"other/api"}, reasonHas: "get it too (alsoPatch)"},
+		{name: "IPVS: pass-through on here, peer off, version unknown: no auto pass-through on the peer", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1", aPT, "true"), cluster: true}, col: tIPVS, version: "",
+			peers:    []*corev1.Service{mk(svcSpec{name: "api", namespace: "other", ann: ann(aClass, "union", aID, "elb-1")})},
+			findings: []string{incons + "/error"}},
+		{name: "proxy unknown: the finding is conditional", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1"), cluster: true}, col: [2]string{"vpc", "unknown"}, version: v125,
+			peers:    []*corev1.Service{mk(svcSpec{name: "api", ann: ann(aClass, "union", aID, "elb-1", aPT, "true")})},
+			findings: []string{incons + "/error"}, fix: StrategyPassThrough, residual: []string{}, changed: true, alsoPatch: nil,
+			msgHas: map[string]string{incons: "if kube-proxy runs in IPVS mode (proxy mode unknown; pass --proxy-mode)"}},
+		{name: "iptables: peers without pass-through are not patched, and the reason says why", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1")}, col: tIPT, version: v125,
+			peers:    []*corev1.Service{mk(svcSpec{name: "api", namespace: "other", ann: ann(aClass, "union", aID, "elb-1")})},
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true,
+			reasonHas: "note: kube-proxy runs in iptables mode, where the rule that every Service on one ELB must have the same pass-through setting (IPVS) does not apply, so the other Services of ELB elb-1 without it (other/api) are left as they are"},
+		{name: "IPVS: the fix aligns the peer (alsoPatch not needed: it has pass-through), no iptables note", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1")}, col: tIPVS, version: v125,
+			peers:    []*corev1.Service{mk(svcSpec{name: "api", namespace: "other", ann: ann(aClass, "union", aID, "elb-1", aPT, "true")})},
+			findings: []string{shortcut + "/error", incons + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true, noteAbsent: "does not apply"},
 
 		// Health checks.
 		{name: "UDP health check on a TCP port", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-option", `{"protocol":"UDP"}`), cluster: true}, col: tIPT, version: v125,
@@ -367,19 +475,63 @@ func TestDecide(t *testing.T) {
 			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: "not a port of the Service"}},
 		{name: "TCP check on a UDP port", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-options", `[{"protocol":"TCP","target_service_port":"UDP:53"}]`), cluster: true, ports: []corev1.ServicePort{{Port: 53, Protocol: corev1.ProtocolUDP}}}, col: tIPT, version: v125,
 			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: "UDP:53"}},
-		{name: "health check off: not checked", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-flag", "off", "kubernetes.io/elb.health-check-option", `{"protocol":"UDP"}`), cluster: true}, col: tIPT, version: v125,
+		{name: "health check off with an option: the option is ignored, nothing else checked", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-flag", "off", "kubernetes.io/elb.health-check-option", `{"protocol":"UDP","delay":"0"}`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: `kubernetes.io/elb.health-check-flag is "off", so the ELB runs no health check and kubernetes.io/elb.health-check-option is ignored (for information`}},
+		{name: "health check off with per-port options", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-flag", "off", "kubernetes.io/elb.health-check-options", `[{"protocol":"TCP","target_service_port":"TCP:80"}]`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: "health-check-options is ignored"}},
+		{name: "health check off, no options: nothing", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-flag", "off"), cluster: true}, col: tIPT, version: v125,
 			findings: []string{}},
+		{name: "health check on, valid option: nothing", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-flag", "on", "kubernetes.io/elb.health-check-option", `{"protocol":"TCP","delay":"5","timeout":"10","max_retries":"3"}`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{}},
+		{name: "health check bounds are valid", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-option", `{"protocol":"HTTP","delay":1,"timeout":50,"max_retries":10}`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{}},
+		{name: "health check delay 0: out of range", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-option", `{"protocol":"TCP","delay":"0","timeout":"10"}`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: `kubernetes.io/elb.health-check-option: "delay" 0 (want 1–50): out of the range`}},
+		{name: "health check timeout 51 and max_retries 11: one finding", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-option", `{"protocol":"TCP","timeout":51,"max_retries":"11"}`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: `"timeout" 51 (want 1–50), "max_retries" 11 (want 1–10)`}},
+		{name: "health check negative delay: out of range, not invalid", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-option", `{"delay":"-3"}`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: `"delay" -3`}},
+		{name: "health check delay not a number: invalid only", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-option", `{"protocol":"TCP","delay":"soon"}`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{invalid + "/error"}, msgHas: map[string]string{invalid: `invalid "delay" "soon"`}},
+		{name: "health check invalid JSON: annotation-invalid with the parser's message, nothing else", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-option", `{"protocol":"UDP"`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{invalid + "/error"}, msgHas: map[string]string{invalid: "invalid JSON: unexpected end of JSON input"}},
+		{name: "per-port check out of range", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-options", `[{"protocol":"TCP","max_retries":"0","target_service_port":"TCP:80"}]`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: `kubernetes.io/elb.health-check-options[0]: "max_retries" 0 (want 1–10)`}},
+		{name: "both health check annotations: healthcheck-config, not annotation-invalid", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-option", `{"protocol":"TCP"}`, "kubernetes.io/elb.health-check-options", `[{"protocol":"TCP","target_service_port":"TCP:80"}]`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{hc + "/warning"}, msgHas: map[string]string{hc: "are both set; CCE takes only one of the two"}},
+		{name: "UDP check on a UDP port: fine", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-option", `{"protocol":"UDP"}`), cluster: true, ports: []corev1.ServicePort{{Port: 53, Protocol: corev1.ProtocolUDP}}}, col: tIPT, version: v125,
+			findings: []string{}},
+		{name: "per-port check naming a port the Service has: fine", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-options", `[{"protocol":"HTTP","path":"/","target_service_port":"TCP:80"}]`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{}},
+		{name: "health check flag invalid: annotation-invalid, options still checked", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.health-check-flag", "yes", "kubernetes.io/elb.health-check-option", `{"protocol":"UDP"}`), cluster: true}, col: tIPT, version: v125,
+			findings: []string{invalid + "/error", hc + "/warning"}},
 	}
 	m := matrix.MustDefault()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			var sp ServicePlan
+			var err error
 			svc := mk(tt.svc)
 			strategy := tt.strategy
 			if strategy == "" {
 				strategy = StrategyAuto
 			}
 			in := Input{Cluster: Cluster{NetworkModel: tt.col[0], ProxyMode: tt.col[1], Version: tt.version}, Service: svc, Strategy: strategy, BackendsHostNetwork: tt.backends, SameELB: tt.peers}
-			sp, err := Decide(in, m)
+			if tt.noteAbsent != "" {
+				defer func() {
+					var all []string
+					for _, f := range sp.Findings {
+						all = append(all, f.Message)
+					}
+					if sp.Fix != nil {
+						all = append(append(all, sp.Fix.Reason), sp.Fix.Costs...)
+					}
+					if strings.Contains(strings.Join(all, "\n"), tt.noteAbsent) {
+						t.Errorf("%q is said: %q", tt.noteAbsent, all)
+					}
+				}()
+			}
+			sp, err = Decide(in, m)
 			if tt.refused {
 				var re *RefusedError
 				if !errors.As(err, &re) {
@@ -451,6 +603,9 @@ func TestDecide(t *testing.T) {
 			}
 			if sp.Fix.Strategy == StrategyCluster && sp.Changed && len(sp.Fix.Costs) != 2 {
 				t.Errorf("cluster costs = %v", sp.Fix.Costs)
+			}
+			if tt.costHas != "" && !strings.Contains(strings.Join(sp.Fix.Costs, "\n"), tt.costHas) {
+				t.Errorf("costs %q do not contain %q", sp.Fix.Costs, tt.costHas)
 			}
 			var also []string
 			for _, a := range sp.Fix.AlsoPatch {
@@ -671,17 +826,22 @@ func BenchmarkDecide(b *testing.B) {
 }
 
 func FuzzDecide(f *testing.F) {
-	f.Add("union", "true", `{"type":"public"}`, "v1.25.5-r0", "tunnel", "ipvs", "auto", true, uint8(0), "192.168.0.1")
-	f.Add("performance", "onlyLocal", `{"type":"inner","available_zone":"az"}`, "v1.15", "turbo", "unknown", "pass-through", false, uint8(1), "")
-	f.Add("dnat", "yes", `{`, "garbage", "", "nftables", "cluster", true, uint8(2), "not-an-ip")
+	f.Add("union", "true", `{"type":"public"}`, "v1.25.5-r0", "tunnel", "ipvs", "auto", true, uint8(0), "192.168.0.1", quotaMsg, `{"protocol":"TCP","delay":"5"}`, 520, 3)
+	f.Add("performance", "onlyLocal", `{"type":"inner","available_zone":"az"}`, "v1.15", "turbo", "unknown", "pass-through", false, uint8(1), "", "ELB.8905", `[{"target_service_port":"UDP:53","max_retries":0}]`, 0, -1)
+	f.Add("dnat", "yes", `{`, "garbage", "", "nftables", "cluster", true, uint8(2), "not-an-ip", "\xff", `{"delay":-1e400}`, -5, 1<<30)
 	m := matrix.MustDefault()
-	f.Fuzz(func(t *testing.T, class, pt, autocreate, version, network, proxy, strategy string, local bool, typ uint8, ip string) {
-		a := map[string]string{aClass: class, aPT: pt, "kubernetes.io/elb.autocreate": autocreate, "kubernetes.io/hws-hostNetwork": pt, aID: "x"}
+	f.Fuzz(func(t *testing.T, class, pt, autocreate, version, network, proxy, strategy string, local bool, typ uint8, ip, event, health string, nodes, endpoints int) {
+		a := map[string]string{aClass: class, aPT: pt, "kubernetes.io/elb.autocreate": autocreate, "kubernetes.io/hws-hostNetwork": pt, aID: "x",
+			"kubernetes.io/elb.health-check-option": health, "kubernetes.io/elb.health-check-options": health, "kubernetes.io/elb.health-check-flag": pt}
 		types := []corev1.ServiceType{corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeNodePort, corev1.ServiceTypeClusterIP, ""}
 		svc := mk(svcSpec{typ: types[int(typ)%len(types)], cluster: !local, ann: a, ingress: []corev1.LoadBalancerIngress{{IP: ip}}})
 		peer := mk(svcSpec{name: "peer", ann: map[string]string{aID: "x", aPT: class}})
-		in := Input{Cluster: Cluster{NetworkModel: network, ProxyMode: proxy, Version: version}, Service: svc, Strategy: strategy, SameELB: []*corev1.Service{peer, nil}}
+		events := []corev1.Event{ev(event, quotaNow.Add(-time.Duration(nodes)*time.Minute), int32(endpoints)), {Message: event}}
+		in := Input{Cluster: Cluster{NetworkModel: network, ProxyMode: proxy, Version: version}, Service: svc, Strategy: strategy, SameELB: []*corev1.Service{peer, nil, svc},
+			Events: events, Now: quotaNow, NodeCount: nodes, EndpointCount: endpoints}
 		sp, err := Decide(in, m)
+		_ = ExplainHealthCheck(svc)
+		_ = GroupByELB(in.SameELB)
 		if err != nil {
 			var re *RefusedError
 			if errors.As(err, &re) && strategy != StrategyPassThrough {
@@ -694,6 +854,14 @@ func FuzzDecide(f *testing.F) {
 		}
 		if sp.Findings == nil || (sp.Changed && sp.Fix == nil) {
 			t.Fatalf("bad plan %+v", sp)
+		}
+		if fb, ok := Fallback(sp, in, "refused"); ok {
+			if strategy != "" && strategy != StrategyAuto {
+				t.Fatalf("fallback for a forced strategy %q", strategy)
+			}
+			if fb.Fix == nil || fb.Fix.Strategy == sp.Fix.Strategy || !strings.Contains(fb.Fix.Reason, "refused") {
+				t.Fatalf("bad fallback %+v", fb.Fix)
+			}
 		}
 	})
 }

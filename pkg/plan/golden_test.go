@@ -58,11 +58,29 @@ func TestGolden(t *testing.T) {
 		{"dnat-local-tunnel-iptables", "service-dnat-local.yaml", cluster("tunnel", "iptables", "v1.25.5-r0-25.2.5"), "auto", nil},
 		{"nodeport-local-vpc-ipvs", "service-nodeport-local.yaml", cluster("vpc", "ipvs", "v1.25.5-r0-25.2.5"), "auto", nil},
 		{"opensource-dedicated-tunnel-iptables", "service-opensource-dedicated.yaml", cluster("tunnel", "iptables", "v1.25.5-r0-25.2.5"), "auto", nil},
+		{"shared-local-vpc-ipvs-quota-event", "service-shared-elb-local.yaml", cluster("vpc", "ipvs", "v1.25.5-r0-25.2.5"), "auto", nil},
+		{"dedicated-vpc-iptables-520-nodes", "service-dedicated-elb.yaml", cluster("vpc", "iptables", "v1.25.5-r0-25.2.5"), "auto", nil},
+		{"healthcheck-bad-vpc-iptables", "service-healthcheck-bad.yaml", cluster("vpc", "iptables", "v1.25.5-r0-25.2.5"), "auto", nil},
+	}
+	// The issue #6 inputs of some cases: Events (testdata files), node and endpoint counts.
+	extras := map[string]struct {
+		events           []string
+		nodes, endpoints int
+	}{
+		"shared-local-vpc-ipvs-quota-event": {events: []string{"event-member-quota.yaml"}, endpoints: -1},
+		"dedicated-vpc-iptables-520-nodes":  {nodes: 520, endpoints: 3},
+		"healthcheck-bad-vpc-iptables":      {endpoints: -1},
 	}
 	m := matrix.MustDefault()
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			sp, err := Decide(Input{Cluster: tt.cluster, Service: readService(t, tt.file), Strategy: tt.strategy, BackendsHostNetwork: tt.backends}, m)
+			x := extras[tt.golden]
+			in := Input{Cluster: tt.cluster, Service: readService(t, tt.file), Strategy: tt.strategy, BackendsHostNetwork: tt.backends,
+				NodeCount: x.nodes, EndpointCount: x.endpoints, Now: quotaNow}
+			for _, e := range x.events {
+				in.Events = append(in.Events, readEvent(t, e))
+			}
+			sp, err := Decide(in, m)
 			if err != nil {
 				t.Fatal(err)
 			}
