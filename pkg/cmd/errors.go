@@ -50,7 +50,8 @@ func statusMessage(err error) string {
 }
 
 // isAdmissionDenial tells an admission webhook's or plugin's refusal (which may also be 403)
-// from an RBAC denial, whose message reads `User "x" cannot patch resource ...`.
+// from an RBAC denial, whose message reads `... is forbidden: User "x" cannot patch resource ...`.
 func isAdmissionDenial(err error) bool {
-	return !strings.Contains(statusMessage(err), " cannot ")
+	msg := statusMessage(err)
+	return !(strings.Contains(msg, `is forbidden: User "`) && strings.Contains(msg, " cannot "))
 }

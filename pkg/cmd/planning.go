@@ -16,21 +16,40 @@ var matrixData = matrix.MustDefault()
 // planned is one Service's plan with what the output needs.
 type planned struct {
 	sp     plan.ServicePlan
+	in     plan.Input // what the decision saw, to decide again (conflict, refusal)
 	live   *corev1.Service
 	patch  []byte
 	result *corev1.Service // the object after the fix: local merge, the server's dry-run answer, or the applied object
+	// also are the other Services the fix patches with it (IPVS: one ELB, one pass-through).
+	also []*companion
+	// before and after, when set, are what the diff shows instead of the objects as YAML: the
+	// manifest's own text in offline mode.
+	before, after []byte
+}
+
+// companion is another Service patched together with a fix (SPEC alsoPatch).
+type companion struct {
+	live, result *corev1.Service
+	patch        []byte
+	applied      bool
 }
 
 // planOne decides for one Service and builds the patch of its fix: the code svc and scan share.
 // ignore lists finding ids to ignore for this run (--ignore), besides the Service's own
 // elbfix.io/ignore annotation.
-func planOne(cluster plan.Cluster, svc *corev1.Service, strategy string, backends *bool, ignore []string) (*planned, error) {
-	sp, err := plan.Decide(plan.Input{Cluster: cluster, Service: svc, Strategy: strategy, BackendsHostNetwork: backends}, matrixData)
+func planOne(in plan.Input, ignore []string) (*planned, error) {
+	sp, err := plan.Decide(in, matrixData)
 	if err != nil {
 		return nil, err
 	}
+	return fromPlan(in, sp, ignore)
+}
+
+// fromPlan completes a decision: ignores, the patch, and whether it changes the object.
+func fromPlan(in plan.Input, sp plan.ServicePlan, ignore []string) (*planned, error) {
+	svc := in.Service
 	applyIgnores(&sp, svc.Annotations[ignoreAnnotation], ignore)
-	p := &planned{sp: sp, live: svc, result: svc}
+	p := &planned{sp: sp, in: in, live: svc, result: svc}
 	if sp.Fix == nil {
 		return p, nil
 	}

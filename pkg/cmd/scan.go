@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/report"
 )
@@ -162,9 +163,17 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 		stop()
 		return err
 	}
+	events, err := o.serviceEvents(ctx)
+	if err != nil {
+		stop()
+		return err
+	}
+	groups := plan.GroupByELB(svcs)
 	var all []*planned
 	for _, svc := range svcs {
-		p, err := planOne(cluster, svc, plan.StrategyAuto, backends.hostNetwork(svc), o.Ignore)
+		in := plan.Input{Cluster: cluster, Service: svc, Strategy: plan.StrategyAuto, BackendsHostNetwork: backends.hostNetwork(svc),
+			SameELB: groups[svc.Annotations[elb.AnnID]], Events: events[svc.Namespace+"/"+svc.Name]}
+		p, err := planOne(in, o.Ignore)
 		if err != nil {
 			stop()
 			return err
@@ -389,4 +398,24 @@ func failing(all []*planned, failOn string) bool {
 		}
 	}
 	return false
+}
+
+// serviceEvents reads the Events about Services in one paged list, by namespace/name; nil when
+// they may not be read (the rule that needs them then stays silent).
+func (o *ScanOptions) serviceEvents(ctx context.Context) (map[string][]corev1.Event, error) {
+	out := map[string][]corev1.Event{}
+	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return o.client.CoreV1().Events(o.namespace).List(ctx, opts)
+	})
+	p.PageSize = pageSize
+	err := p.EachListItem(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Service"}, func(obj runtime.Object) error {
+		e := obj.(*corev1.Event)
+		key := e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name
+		out[key] = append(out[key], *e)
+		return nil
+	})
+	if err != nil {
+		return nil, nil
+	}
+	return out, nil
 }

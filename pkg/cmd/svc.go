@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/kubeversion"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/manifest"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/patch"
@@ -204,10 +205,6 @@ func (o *SvcOptions) Run(ctx context.Context) error {
 	return o.runOnline(ctx)
 }
 
-func (o *SvcOptions) decide(cluster plan.Cluster, svc *corev1.Service, backends *bool) (*planned, error) {
-	return planOne(cluster, svc, o.Strategy, backends, nil)
-}
-
 func (o *SvcOptions) runOffline() error {
 	set, err := manifest.Read(o.Filename, o.In, o.namespace)
 	if err != nil {
@@ -216,14 +213,16 @@ func (o *SvcOptions) runOffline() error {
 	cluster := detect.Offline(o.Overrides)
 	var all []*planned
 	for _, ref := range set.Services() {
-		p, err := o.decide(cluster, ref.Service, nil)
+		p, err := planOne(plan.Input{Cluster: cluster, Service: ref.Service, Strategy: o.Strategy}, nil)
 		if err != nil {
 			return err
 		}
 		if p.sp.Changed {
+			p.before = ref.Doc.Original()
 			if err := ref.ApplyPatch(p.patch); err != nil {
 				return fmt.Errorf("%s: service %s/%s: %v", ref.Doc.File, p.sp.Namespace, p.sp.Name, err)
 			}
+			p.after = ref.Doc.Bytes()
 		}
 		all = append(all, p)
 	}
@@ -253,9 +252,13 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	}
 	cluster, err := detect.Detect(ctx, cfg, o.Overrides)
 	if err != nil {
-		return serverError(err, "reading the server version")
+		return serverError(err, "detecting the cluster facts")
 	}
 	svcs, err := o.services(ctx)
+	if err != nil {
+		return err
+	}
+	peers, err := o.sameELB(ctx, svcs)
 	if err != nil {
 		return err
 	}
@@ -263,23 +266,19 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	// refusal or a bad name must not leave half of the Services patched.
 	var all []*planned
 	for _, svc := range svcs {
-		p, err := o.plan(ctx, cluster, svc)
+		p, err := o.plan(ctx, cluster, svc, peers)
 		if err != nil {
 			return err
 		}
 		all = append(all, p)
 	}
+	o.attachCompanions(all, peers)
 	sender := patch.Sender{Services: o.client.CoreV1()}
 	if o.DryRun != dryRunClient {
 		for _, p := range all {
-			if !p.sp.Changed {
-				continue
+			if err := o.serverDryRun(ctx, sender, p); err != nil {
+				return err
 			}
-			answer, err := sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, true)
-			if err != nil {
-				return refusal(p.live, err, "server dry run")
-			}
-			p.result = answer
 		}
 	}
 	suffix := ""
@@ -289,21 +288,172 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	case dryRunServer:
 		suffix = "(server dry run)"
 	default:
+		var done []string
 		for i, p := range all {
 			if !p.sp.Changed {
 				continue
 			}
-			if all[i], err = o.apply(ctx, cluster, sender, p); err != nil {
-				return err
+			if all[i], err = o.apply(ctx, sender, p); err != nil {
+				return partialError(err, done)
+			}
+			done = append(done, p.live.Namespace+"/"+p.live.Name)
+			for _, c := range all[i].also {
+				if err := o.applyCompanion(ctx, sender, c); err != nil {
+					return partialError(err, done)
+				}
+				if c.applied {
+					done = append(done, c.live.Namespace+"/"+c.live.Name)
+				}
 			}
 		}
 	}
 	return o.print(cluster, all, suffix)
 }
 
+// partialError says which Services were already patched when a later write failed, with the
+// command that reverts each, so that nobody is left with a silent half state.
+func partialError(err error, done []string) error {
+	if len(done) == 0 {
+		return err
+	}
+	var reverts []string
+	for _, d := range done {
+		ns, name, _ := strings.Cut(d, "/")
+		reverts = append(reverts, fmt.Sprintf("kubectl elbfix svc %s -n %s --dry-run (then kubectl edit svc %s -n %s)", name, ns, name, ns))
+	}
+	return fmt.Errorf("%v; already patched before this failure: %s; to review or revert them: %s", err, strings.Join(done, ", "), strings.Join(reverts, "; "))
+}
+
+// serverDryRun sends the exact patch of p (and of its companions) with dryRun=All. When the
+// server refuses the strategy auto chose (e.g. CCE's webhook refuses elb.* annotation changes),
+// the plan falls back to the other strategy where that one is allowed, saying so.
+func (o *SvcOptions) serverDryRun(ctx context.Context, sender patch.Sender, p *planned) error {
+	if !p.sp.Changed {
+		return nil
+	}
+	answer, err := sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, true)
+	if err != nil && !apierrors.IsConflict(err) && isAdmissionDenial(err) {
+		if sp, ok := plan.Fallback(p.sp, p.in, statusMessage(err)); ok && o.Strategy == plan.StrategyAuto {
+			np, ferr := fromPlan(p.in, sp, nil)
+			if ferr != nil {
+				return ferr
+			}
+			*p = *np
+			if !p.sp.Changed {
+				return nil
+			}
+			answer, err = sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, true)
+		}
+	}
+	if err != nil {
+		return refusal(p.live, err, "server dry run")
+	}
+	p.result = answer
+	for _, c := range p.also {
+		answer, err := sender.Send(ctx, c.live.Namespace, c.live.Name, c.patch, c.live.ResourceVersion, true)
+		if err != nil {
+			return refusal(c.live, err, "server dry run (same ELB as service "+p.live.Namespace+"/"+p.live.Name+")")
+		}
+		c.result = answer
+	}
+	return nil
+}
+
+// sameELB reads the Services that may share an ELB with the planned ones, where a planned
+// Service names an elb.id (in IPVS mode they must agree on pass-through; in iptables mode the
+// verdict says the rule does not apply). One LIST of the whole cluster (or, when that is
+// forbidden, of the namespace).
+func (o *SvcOptions) sameELB(ctx context.Context, svcs []*corev1.Service) (map[string][]*corev1.Service, error) {
+	need := false
+	for _, s := range svcs {
+		need = need || s.Annotations[elb.AnnID] != ""
+	}
+	if !need {
+		return nil, nil
+	}
+	list, err := o.client.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+	if apierrors.IsForbidden(err) {
+		list, err = o.client.CoreV1().Services(o.namespace).List(ctx, metav1.ListOptions{})
+	}
+	if err != nil {
+		return nil, serverError(err, "listing the Services that share an ELB")
+	}
+	items := make([]*corev1.Service, len(list.Items))
+	for i := range list.Items {
+		items[i] = &list.Items[i]
+	}
+	return plan.GroupByELB(items), nil
+}
+
+// attachCompanions turns each fix's alsoPatch into writes on the live peers. A peer that is
+// itself planned and fixed in this run needs no second write.
+func (o *SvcOptions) attachCompanions(all []*planned, peers map[string][]*corev1.Service) {
+	fixed := map[string]bool{}
+	for _, p := range all {
+		if p.sp.Changed {
+			fixed[p.live.Namespace+"/"+p.live.Name] = true
+		}
+	}
+	for _, p := range all {
+		if !p.sp.Changed || p.sp.Fix == nil {
+			continue
+		}
+		for _, a := range p.sp.Fix.AlsoPatch {
+			key := a.Namespace + "/" + a.Name
+			if fixed[key] {
+				continue
+			}
+			for _, peer := range peers[p.live.Annotations[elb.AnnID]] {
+				if peer.Namespace == a.Namespace && peer.Name == a.Name {
+					c := &companion{live: peer, result: peer, patch: []byte(a.Patch)}
+					if o.DryRun == dryRunClient {
+						if merged, err := mergeLocally(peer, c.patch); err == nil {
+							c.result = merged
+						}
+					}
+					p.also = append(p.also, c)
+					fixed[key] = true
+				}
+			}
+		}
+	}
+}
+
+// applyCompanion patches a peer of the same ELB, guarded by its resourceVersion; on conflict it
+// re-reads and writes only if the peer still lacks the setting.
+func (o *SvcOptions) applyCompanion(ctx context.Context, sender patch.Sender, c *companion) error {
+	live := c.live
+	for attempt := 1; ; attempt++ {
+		applied, err := sender.Send(ctx, live.Namespace, live.Name, c.patch, live.ResourceVersion, false)
+		if err == nil {
+			c.result, c.applied = applied, true
+			return nil
+		}
+		if !apierrors.IsConflict(err) || attempt > maxConflictRetries {
+			return refusal(live, err, "patch (same ELB)")
+		}
+		if live, err = o.client.CoreV1().Services(live.Namespace).Get(ctx, live.Name, metav1.GetOptions{}); err != nil {
+			return serverError(err, "re-reading service "+c.live.Namespace+"/"+c.live.Name)
+		}
+		merged, err := mergeLocally(live, c.patch)
+		if err != nil {
+			return err
+		}
+		if merged.Annotations[patch.PassThroughAnnotation] == live.Annotations[patch.PassThroughAnnotation] {
+			c.result = live
+			return nil
+		}
+	}
+}
+
 // plan reads what the decision needs besides the Service and decides.
-func (o *SvcOptions) plan(ctx context.Context, cluster plan.Cluster, svc *corev1.Service) (*planned, error) {
-	p, err := o.decide(cluster, svc, o.backendsHostNetwork(ctx, cluster, svc))
+func (o *SvcOptions) plan(ctx context.Context, cluster plan.Cluster, svc *corev1.Service, peers map[string][]*corev1.Service) (*planned, error) {
+	in := plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy,
+		BackendsHostNetwork: o.backendsHostNetwork(ctx, cluster, svc), Events: o.events(ctx, svc)}
+	if id := svc.Annotations[elb.AnnID]; id != "" {
+		in.SameELB = peers[id]
+	}
+	p, err := planOne(in, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -316,6 +466,17 @@ func (o *SvcOptions) plan(ctx context.Context, cluster plan.Cluster, svc *corev1
 		p.result = merged
 	}
 	return p, nil
+}
+
+// events reads the Service's Events (quota errors from the ELB controller); nil when not readable.
+func (o *SvcOptions) events(ctx context.Context, svc *corev1.Service) []corev1.Event {
+	list, err := o.client.CoreV1().Events(svc.Namespace).List(ctx, metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=Service,involvedObject.name=" + svc.Name,
+	})
+	if err != nil {
+		return nil
+	}
+	return list.Items
 }
 
 func mergeLocally(svc *corev1.Service, pt []byte) (*corev1.Service, error) {
@@ -354,7 +515,7 @@ func (o *SvcOptions) backendsHostNetwork(ctx context.Context, cluster plan.Clust
 // apply writes one fix: the server dry run already passed; send the patch with the
 // resourceVersion read during analysis. On 409 Conflict re-read, re-plan and retry, so a
 // concurrent change is never overwritten.
-func (o *SvcOptions) apply(ctx context.Context, cluster plan.Cluster, sender patch.Sender, p *planned) (*planned, error) {
+func (o *SvcOptions) apply(ctx context.Context, sender patch.Sender, p *planned) (*planned, error) {
 	waitForTestSync()
 	for attempt := 1; ; attempt++ {
 		applied, err := sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, false)
@@ -373,9 +534,13 @@ func (o *SvcOptions) apply(ctx context.Context, cluster plan.Cluster, sender pat
 		if err != nil {
 			return nil, serverError(err, "re-reading service "+p.live.Namespace+"/"+p.live.Name+" after a conflict")
 		}
-		if p, err = o.plan(ctx, cluster, fresh); err != nil {
+		in := p.in
+		in.Service = fresh
+		also := p.also
+		if p, err = planOne(in, nil); err != nil {
 			return nil, err
 		}
+		p.also = also
 		if !p.sp.Changed {
 			return p, nil
 		}
@@ -478,30 +643,46 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 			fmt.Fprintln(o.Out)
 			report.WriteService(o.Out, p.sp)
 			if p.sp.Changed {
-				live, err := objectYAML(p.live)
-				if err != nil {
-					return err
-				}
-				result, err := objectYAML(p.result)
-				if err != nil {
-					return err
-				}
-				if _, err := differ.Diff(patch.DiffName(p.sp.Namespace, p.sp.Name), live, result); err != nil {
+				if p.before != nil {
+					if _, err := differ.Diff(patch.DiffName(p.sp.Namespace, p.sp.Name), p.before, p.after); err != nil {
+						return err
+					}
+				} else if err := diffObjects(differ, p.live, p.result); err != nil {
 					return err
 				}
 			}
-			fmt.Fprintln(o.Out, statusLine(p, suffix))
+			fmt.Fprintln(o.Out, statusLine(p.sp.Name, p.sp.Changed, suffix))
+			for _, c := range p.also {
+				fmt.Fprintf(o.Out, "service/%s in namespace %s shares ELB %s: pass-through set with it\n", c.live.Name, c.live.Namespace, p.sp.ELBID)
+				if err := diffObjects(differ, c.live, c.result); err != nil {
+					return err
+				}
+				fmt.Fprintln(o.Out, statusLine(c.live.Name, true, suffix))
+			}
 		}
 	}
 	return o.exit(all)
 }
 
-func statusLine(p *planned, suffix string) string {
+func statusLine(name string, changed bool, suffix string) string {
 	verb := "unchanged"
-	if p.sp.Changed {
+	if changed {
 		verb = "patched"
 	}
-	return strings.TrimSpace(fmt.Sprintf("service/%s %s %s", p.sp.Name, verb, suffix))
+	return strings.TrimSpace(fmt.Sprintf("service/%s %s %s", name, verb, suffix))
+}
+
+func diffObjects(differ *patch.Differ, live, result *corev1.Service) error {
+	a, err := objectYAML(live)
+	if err != nil {
+		return err
+	}
+	b, err := objectYAML(result)
+	if err != nil {
+		return err
+	}
+	_, err = differ.Diff(patch.DiffName(live.Namespace, live.Name), a, b)
+	return err
 }
 
 // exit returns the exit status: with --dry-run, 1 when a change is needed.

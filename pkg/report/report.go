@@ -50,8 +50,14 @@ func WriteCluster(w io.Writer, c plan.Cluster) {
 		version = plan.Unknown
 	}
 	fmt.Fprintf(w, "Cluster: network model %s, kube-proxy mode %s, version %s\n", c.NetworkModel, c.ProxyMode, version)
+	// Signals that told nothing (not readable, absent) are left to `kubectl elbfix detect -v`.
 	for _, e := range c.Evidence {
-		fmt.Fprintf(w, "  %s=%s: %s (%s)\n", e.Fact, e.Value, e.Source, e.Confidence)
+		if e.Confidence != "none" {
+			fmt.Fprintf(w, "  %s=%s: %s (%s)\n", e.Fact, e.Value, e.Source, e.Confidence)
+		}
+	}
+	for _, cf := range c.Conflicts {
+		fmt.Fprintf(w, "  conflict on %s: %s\n", cf.Fact, cf.Resolution)
 	}
 }
 
