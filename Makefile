@@ -27,14 +27,14 @@ build:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-elbfix
 
 ## test: unit tests, end-to-end tests against a real kube-apiserver + etcd, and short fuzz runs.
-test: vet unit e2e fuzz krew-test
+test: vet unit e2e fuzz
 
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 unit:
-	$(GO) test -count=1 ./cmd/... ./pkg/...
+	$(GO) test -count=1 ./cmd/... ./pkg/... ./hack/...
 
 # The harness builds kube-apiserver, etcd and kubectl once (~6 minutes cold on 2 cores) and
 # caches them in $${XDG_CACHE_HOME:-~/.cache}/kubectl-elbfix-test.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -169,10 +170,17 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 		return err
 	}
 	groups := plan.GroupByELB(svcs)
+	nodes, endpoints := o.memberCounts(ctx, svcs)
 	var all []*planned
 	for _, svc := range svcs {
 		in := plan.Input{Cluster: cluster, Service: svc, Strategy: plan.StrategyAuto, BackendsHostNetwork: backends.hostNetwork(svc),
-			SameELB: groups[svc.Annotations[elb.AnnID]], Events: events[svc.Namespace+"/"+svc.Name]}
+			SameELB: groups[svc.Annotations[elb.AnnID]], Events: events[svc.Namespace+"/"+svc.Name], EndpointCount: -1}
+		if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
+			in.NodeCount = nodes
+			if endpoints != nil {
+				in.EndpointCount = endpoints[svc.Namespace+"/"+svc.Name]
+			}
+		}
 		p, err := planOne(in, o.Ignore)
 		if err != nil {
 			stop()
@@ -418,4 +426,38 @@ func (o *ScanOptions) serviceEvents(ctx context.Context) (map[string][]corev1.Ev
 		return nil, nil
 	}
 	return out, nil
+}
+
+// memberCounts reads what the ELB member quota rules need, only when there are LoadBalancer
+// Services: the node count (one request) and every Service's ready endpoints (one paged list of
+// EndpointSlices). endpoints is nil when not readable.
+func (o *ScanOptions) memberCounts(ctx context.Context, svcs []*corev1.Service) (nodes int, endpoints map[string]int) {
+	any := false
+	for _, s := range svcs {
+		any = any || s.Spec.Type == corev1.ServiceTypeLoadBalancer
+	}
+	if !any {
+		return 0, nil
+	}
+	nodes = countNodes(ctx, o.client)
+	bySvc := map[string][]discoveryv1.EndpointSlice{}
+	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return o.client.DiscoveryV1().EndpointSlices(o.namespace).List(ctx, opts)
+	})
+	p.PageSize = pageSize
+	err := p.EachListItem(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName}, func(obj runtime.Object) error {
+		sl := obj.(*discoveryv1.EndpointSlice)
+		key := sl.Namespace + "/" + sl.Labels[discoveryv1.LabelServiceName]
+		bySvc[key] = append(bySvc[key], *sl)
+		return nil
+	})
+	if err != nil {
+		return nodes, nil
+	}
+	endpoints = map[string]int{}
+	for _, s := range svcs {
+		key := s.Namespace + "/" + s.Name
+		endpoints[key] = readyAddresses(bySvc[key])
+	}
+	return nodes, endpoints
 }

@@ -68,11 +68,14 @@ type SvcOptions struct {
 	Strategy  string
 	Output    string
 	Overrides detect.Overrides
+	// ExplainHealth adds, per Service, how the ELB's health check works and what it is set to.
+	ExplainHealth bool
 
 	names     []string
 	namespace string
 	client    kubernetes.Interface
 	color     bool
+	nodes     *int // cached node count; see nodeCount
 }
 
 // NewSvcOptions returns the defaults.
@@ -111,6 +114,7 @@ Exit status: 0 nothing to change or fix applied; 1 with --dry-run, a change is n
 	f.Lookup("dry-run").NoOptDefVal = dryRunClient
 	f.StringVar(&o.Strategy, "strategy", plan.StrategyAuto, "Fix: auto, pass-through (annotation kubernetes.io/elb.pass-through) or cluster (externalTrafficPolicy: Cluster)")
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, patch or manifest (default: human-readable)")
+	f.BoolVar(&o.ExplainHealth, "explain-health", false, "Also explain the ELB health check of each Service (TCP SYN/SYN-ACK/RST, the 'Connection reset by peer' logs) and its settings")
 	addFactFlags(c, &o.Overrides)
 	registerEnumCompletion(c, "dry-run", dryRunNone, dryRunClient, dryRunServer)
 	registerEnumCompletion(c, "strategy", plan.StrategyAuto, plan.StrategyPassThrough, plan.StrategyCluster)
@@ -290,13 +294,12 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	default:
 		var done []string
 		for i, p := range all {
-			if !p.sp.Changed {
-				continue
+			if p.sp.Changed {
+				if all[i], err = o.apply(ctx, sender, p); err != nil {
+					return partialError(err, done)
+				}
+				done = append(done, p.live.Namespace+"/"+p.live.Name)
 			}
-			if all[i], err = o.apply(ctx, sender, p); err != nil {
-				return partialError(err, done)
-			}
-			done = append(done, p.live.Namespace+"/"+p.live.Name)
 			for _, c := range all[i].also {
 				if err := o.applyCompanion(ctx, sender, c); err != nil {
 					return partialError(err, done)
@@ -329,7 +332,7 @@ func partialError(err error, done []string) error {
 // the plan falls back to the other strategy where that one is allowed, saying so.
 func (o *SvcOptions) serverDryRun(ctx context.Context, sender patch.Sender, p *planned) error {
 	if !p.sp.Changed {
-		return nil
+		return o.serverDryRunCompanions(ctx, sender, p)
 	}
 	answer, err := sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, true)
 	if err != nil && !apierrors.IsConflict(err) && isAdmissionDenial(err) {
@@ -349,6 +352,10 @@ func (o *SvcOptions) serverDryRun(ctx context.Context, sender patch.Sender, p *p
 		return refusal(p.live, err, "server dry run")
 	}
 	p.result = answer
+	return o.serverDryRunCompanions(ctx, sender, p)
+}
+
+func (o *SvcOptions) serverDryRunCompanions(ctx context.Context, sender patch.Sender, p *planned) error {
 	for _, c := range p.also {
 		answer, err := sender.Send(ctx, c.live.Namespace, c.live.Name, c.patch, c.live.ResourceVersion, true)
 		if err != nil {
@@ -395,7 +402,7 @@ func (o *SvcOptions) attachCompanions(all []*planned, peers map[string][]*corev1
 		}
 	}
 	for _, p := range all {
-		if !p.sp.Changed || p.sp.Fix == nil {
+		if p.sp.Fix == nil {
 			continue
 		}
 		for _, a := range p.sp.Fix.AlsoPatch {
@@ -449,7 +456,11 @@ func (o *SvcOptions) applyCompanion(ctx context.Context, sender patch.Sender, c 
 // plan reads what the decision needs besides the Service and decides.
 func (o *SvcOptions) plan(ctx context.Context, cluster plan.Cluster, svc *corev1.Service, peers map[string][]*corev1.Service) (*planned, error) {
 	in := plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy,
-		BackendsHostNetwork: o.backendsHostNetwork(ctx, cluster, svc), Events: o.events(ctx, svc)}
+		BackendsHostNetwork: o.backendsHostNetwork(ctx, cluster, svc), Events: o.events(ctx, svc), EndpointCount: -1}
+	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
+		in.NodeCount = o.nodeCount(ctx)
+		in.EndpointCount = endpointCount(ctx, o.client, svc)
+	}
 	if id := svc.Annotations[elb.AnnID]; id != "" {
 		in.SameELB = peers[id]
 	}
@@ -624,13 +635,23 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 			if p.sp.Changed {
 				fmt.Fprintln(o.Out, string(p.patch))
 			}
+			for _, c := range p.also {
+				fmt.Fprintln(o.Out, string(c.patch))
+			}
 		}
 	case "manifest":
-		for i, p := range all {
+		var objs []*corev1.Service
+		for _, p := range all {
+			objs = append(objs, p.result)
+			for _, c := range p.also {
+				objs = append(objs, c.result)
+			}
+		}
+		for i, obj := range objs {
 			if i > 0 {
 				fmt.Fprintln(o.Out, "---")
 			}
-			b, err := objectYAML(p.result)
+			b, err := objectYAML(obj)
 			if err != nil {
 				return err
 			}
@@ -642,6 +663,11 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 		for _, p := range all {
 			fmt.Fprintln(o.Out)
 			report.WriteService(o.Out, p.sp)
+			if o.ExplainHealth {
+				fmt.Fprintln(o.Out)
+				fmt.Fprintln(o.Out, strings.TrimRight(plan.ExplainHealthCheck(p.live), "\n"))
+				fmt.Fprintln(o.Out)
+			}
 			if p.sp.Changed {
 				if p.before != nil {
 					if _, err := differ.Diff(patch.DiffName(p.sp.Namespace, p.sp.Name), p.before, p.after); err != nil {
@@ -691,7 +717,7 @@ func (o *SvcOptions) exit(all []*planned) error {
 		return nil
 	}
 	for _, p := range all {
-		if p.sp.Changed {
+		if p.sp.Changed || len(p.also) > 0 {
 			return exitStatus(ExitChanges)
 		}
 	}
@@ -711,4 +737,14 @@ func objectYAML(svc *corev1.Service) ([]byte, error) {
 func validVersion(v string) error {
 	_, err := kubeversion.Parse(v)
 	return err
+}
+
+// nodeCount reads how many nodes the cluster has with one request (limit=1 and the list's
+// remainingItemCount); 0 when not readable. Read once per run.
+func (o *SvcOptions) nodeCount(ctx context.Context) int {
+	if o.nodes == nil {
+		n := countNodes(ctx, o.client)
+		o.nodes = &n
+	}
+	return *o.nodes
 }

@@ -1,0 +1,1 @@
+@kubectl elbfix __complete %*
