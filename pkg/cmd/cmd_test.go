@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -183,6 +185,26 @@ func TestFailing(t *testing.T) {
 	} {
 		if got := failing(tc.all, tc.failOn); got != tc.want {
 			t.Errorf("failing(--fail-on %s) = %v, want %v", tc.failOn, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkPlanOne is the planning of one Service as svc and scan do it: the decision, the
+// ignore rules and the strategic merge patch.
+func BenchmarkPlanOne(b *testing.B) {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "nginx", Annotations: map[string]string{
+			"kubernetes.io/elb.class": "union", "kubernetes.io/elb.autocreate": `{"type":"public","name":"james"}`}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+			Selector: map[string]string{"app": "nginx"}, Ports: []corev1.ServicePort{{Port: 80}}},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "192.168.10.36"}}}},
+	}
+	in := plan.Input{Cluster: plan.Cluster{NetworkModel: "unknown", ProxyMode: "unknown", Version: "v1.25.5-r0"}, Service: svc, Strategy: plan.StrategyAuto, EndpointCount: -1}
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := planOne(in, nil)
+		if err != nil || !p.sp.Changed {
+			b.Fatalf("plan: %v %+v", err, p)
 		}
 	}
 }
