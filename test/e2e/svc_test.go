@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -441,5 +442,25 @@ func TestOfflineInvalidAnnotationIsAFinding(t *testing.T) {
 	}
 	if len(doc.Services) != 1 || !hasFinding(doc.Services[0].Findings, "annotation-invalid") {
 		t.Fatalf("want an annotation-invalid finding: %s", r.stdout)
+	}
+}
+
+// TestExternalDiff: KUBECTL_EXTERNAL_DIFF is honoured as kubectl diff does: the program gets two
+// directories, LIVE-* and MERGED-*, holding one file named after the object.
+func TestExternalDiff(t *testing.T) {
+	if _, err := exec.LookPath("diff"); err != nil {
+		t.Skip("no diff(1) on this machine; KUBECTL_EXTERNAL_DIFF needs a diff program to run")
+	}
+	ns := namespace(t)
+	createService(t, loadService(t, "nginx-shared-local.yaml", ns))
+	r := kubectl(t, []string{"KUBECTL_EXTERNAL_DIFF=diff -r -u"}, "", "elbfix", "svc", "nginx", "-n", ns, "--dry-run")
+	wantCode(t, r, 1)
+	for _, want := range []string{"diff -r -u ", "/LIVE-", "/MERGED-", "v1.Service." + ns + ".nginx", `+    kubernetes.io/elb.pass-through: "true"`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("external diff output lacks %q:\n%s", want, r)
+		}
+	}
+	if strings.Contains(r.stdout, "\x1b[") {
+		t.Error("colour codes in output that is not a terminal")
 	}
 }
