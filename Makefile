@@ -73,8 +73,14 @@ krew-test: dist
 	$(GO) test -count=1 ./hack/...
 	ELBFIX_DIST_DIR=$(CURDIR)/$(DIST) $(GO) test -count=1 -timeout 30m -v ./test/krew
 
+## bench: go test -bench for the pure logic, then the scan benchmark (test/bench/scan): 10,000
+## LoadBalancer Services in the test cluster, `kubectl elbfix scan -A -o json` timed against
+## `kubectl get svc -A -o json` and a raw protobuf LIST. BENCH_FLAGS passes flags to it, e.g.
+## BENCH_FLAGS='-runs 9 -profile tmp/prof'. A target missed is printed as MISS, not a failure.
+BENCH_FLAGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+	$(GO) run ./test/bench/scan $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin dist
