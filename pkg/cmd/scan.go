@@ -3,8 +3,10 @@ package cmd
 import (
 	"context"
 	"fmt"
+	goruntime "runtime"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -148,6 +150,9 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 	// Lists of many objects: protobuf is several times cheaper to decode than JSON.
 	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	// The pages are read one after another, so client-go's default rate limit (5/s) would only
+	// add waiting; the number of requests does not grow with the number of Services.
+	cfg.QPS, cfg.Burst = -1, 0
 	if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
@@ -171,8 +176,11 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 	}
 	groups := plan.GroupByELB(svcs)
 	nodes, endpoints := o.memberCounts(ctx, svcs)
-	var all []*planned
-	for _, svc := range svcs {
+	// Each plan depends only on its own Service and the shared, read-only data above: plan them
+	// on every core.
+	all := make([]*planned, len(svcs))
+	err = parallelEach(len(svcs), func(i int) error {
+		svc := svcs[i]
 		in := plan.Input{Cluster: cluster, Service: svc, Strategy: plan.StrategyAuto, BackendsHostNetwork: backends.hostNetwork(svc),
 			SameELB: groups[svc.Annotations[elb.AnnID]], Events: events[svc.Namespace+"/"+svc.Name], EndpointCount: -1}
 		if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
@@ -182,11 +190,12 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 			}
 		}
 		p, err := planOne(in, o.Ignore)
-		if err != nil {
-			stop()
-			return err
-		}
-		all = append(all, p)
+		all[i] = p
+		return err
+	})
+	if err != nil {
+		stop()
+		return err
 	}
 	stop()
 	sort.SliceStable(all, func(i, j int) bool {
@@ -460,4 +469,35 @@ func (o *ScanOptions) memberCounts(ctx context.Context, svcs []*corev1.Service) 
 		endpoints[key] = readyAddresses(bySvc[key])
 	}
 	return nodes, endpoints
+}
+
+// parallelEach runs f(0..n-1) on GOMAXPROCS goroutines and returns the first error.
+func parallelEach(n int, f func(i int) error) error {
+	workers := goruntime.GOMAXPROCS(0)
+	if workers > n {
+		workers = n
+	}
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || errs[w] != nil {
+					return
+				}
+				errs[w] = f(i)
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -86,6 +86,11 @@ func TestBuildTouchesOnlyTheFixedField(t *testing.T) {
 			if string(p) != tc.want {
 				t.Errorf("patch = %s, want %s", p, tc.want)
 			}
+			// The same patch as CreateTwoWayMergePatch on the whole objects.
+			whole, err := Build(tc.svc, fixed)
+			if err != nil || string(whole) != string(p) {
+				t.Errorf("Build on the whole objects = %s (%v), ForFix = %s", whole, err, p)
+			}
 			if IsEmpty(p) != (tc.want == "{}") {
 				t.Errorf("IsEmpty(%s) = %v", p, IsEmpty(p))
 			}

@@ -3,6 +3,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -23,24 +24,61 @@ func IsTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// WritePlan writes the Plan document as "json" (indented) or "yaml".
+// WritePlan writes the Plan document as "json" (indented, the same bytes as an indented
+// encoding of the whole document, but one Service at a time, so that a scan of thousands of
+// Services never holds the whole text) or "yaml".
 func WritePlan(w io.Writer, doc plan.Plan, format string) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	b := buf.Bytes()
 	if format == "yaml" {
-		var err error
+		b, err := indentJSON(doc, "")
+		if err != nil {
+			return err
+		}
 		if b, err = yaml.JSONToYAML(b); err != nil {
 			return err
 		}
+		_, err = w.Write(b)
+		return err
 	}
-	_, err := w.Write(b)
-	return err
+	bw := bufio.NewWriter(w)
+	cluster, err := indentJSON(doc.Cluster, "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(bw, "{\n  \"apiVersion\": %s,\n  \"kind\": %s,\n  \"cluster\": %s,\n  \"services\": [", quote(doc.APIVersion), quote(doc.Kind), cluster)
+	for i := range doc.Services {
+		b, err := indentJSON(doc.Services[i], "    ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+	}
+	if len(doc.Services) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	return bw.Flush()
+}
+
+// indentJSON encodes v indented by two spaces after prefix, without HTML escaping (messages
+// quote <finding-id> and the like) and without a trailing newline.
+func indentJSON(v any, prefix string) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent(prefix, "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func quote(s string) []byte {
+	b, _ := indentJSON(s, "")
+	return b
 }
 
 // WriteCluster writes the facts line and, for each fact, where it came from.

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -86,5 +87,32 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the golden file:\n--- got:\n%s\n--- want:\n%s", name, got, want)
+	}
+}
+
+// TestWritePlanStreamsTheSameBytes: the streamed JSON is exactly the indented encoding of the
+// whole document, with 0, 1 and several Services.
+func TestWritePlanStreamsTheSameBytes(t *testing.T) {
+	cluster := plan.Cluster{NetworkModel: "vpc", ProxyMode: "ipvs", Version: "v1.25.5-r0", Evidence: []plan.Evidence{{Fact: "proxyMode", Value: "ipvs", Source: "set by --proxy-mode", Confidence: "override"}}}
+	sp := decide(t, "service-dedicated-elb.yaml", cluster)
+	for n := 0; n <= 3; n++ {
+		doc := plan.Plan{APIVersion: plan.APIVersion, Kind: plan.Kind, Cluster: cluster, Services: []plan.ServicePlan{}}
+		for i := 0; i < n; i++ {
+			doc.Services = append(doc.Services, sp)
+		}
+		var got bytes.Buffer
+		if err := WritePlan(&got, doc, "json"); err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%d services: streamed JSON differs from the whole encoding:\n--- got:\n%s\n--- want:\n%s", n, got.String(), want.String())
+		}
 	}
 }
