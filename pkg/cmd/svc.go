@@ -292,20 +292,20 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	case dryRunServer:
 		suffix = "(server dry run)"
 	default:
-		var done []string
+		var done []written
 		for i, p := range all {
 			if p.sp.Changed {
 				if all[i], err = o.apply(ctx, sender, p); err != nil {
 					return partialError(err, done)
 				}
-				done = append(done, p.live.Namespace+"/"+p.live.Name)
+				done = append(done, written{all[i].live, all[i].result})
 			}
 			for _, c := range all[i].also {
 				if err := o.applyCompanion(ctx, sender, c); err != nil {
 					return partialError(err, done)
 				}
 				if c.applied {
-					done = append(done, c.live.Namespace+"/"+c.live.Name)
+					done = append(done, written{c.live, c.result})
 				}
 			}
 		}
@@ -313,18 +313,26 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	return o.print(cluster, all, suffix)
 }
 
-// partialError says which Services were already patched when a later write failed, with the
-// command that reverts each, so that nobody is left with a silent half state.
-func partialError(err error, done []string) error {
+// written is a Service this run patched: as it was read, and as the server returned it.
+type written struct{ before, after *corev1.Service }
+
+// partialError says which Services were already patched when a later write failed, each with
+// the kubectl command that reverts it (the inverse patch), so nobody is left with a silent half
+// state.
+func partialError(err error, done []written) error {
 	if len(done) == 0 {
 		return err
 	}
-	var reverts []string
-	for _, d := range done {
-		ns, name, _ := strings.Cut(d, "/")
-		reverts = append(reverts, fmt.Sprintf("kubectl elbfix svc %s -n %s --dry-run (then kubectl edit svc %s -n %s)", name, ns, name, ns))
+	var names, reverts []string
+	for _, w := range done {
+		names = append(names, w.before.Namespace+"/"+w.before.Name)
+		revert, rerr := patch.Revert(w.before, w.after)
+		if rerr != nil {
+			revert = []byte("?")
+		}
+		reverts = append(reverts, fmt.Sprintf("kubectl patch service %s -n %s --type strategic -p '%s'", w.before.Name, w.before.Namespace, revert))
 	}
-	return fmt.Errorf("%v; already patched before this failure: %s; to review or revert them: %s", err, strings.Join(done, ", "), strings.Join(reverts, "; "))
+	return fmt.Errorf("%v; already patched before this failure: %s; to revert: %s", err, strings.Join(names, ", "), strings.Join(reverts, "; "))
 }
 
 // serverDryRun sends the exact patch of p (and of its companions) with dryRun=All. When the

@@ -65,6 +65,13 @@ func ForFix(svc *corev1.Service, strategy string) (*corev1.Service, []byte, erro
 	return fixed, p, nil
 }
 
+// Revert returns the strategic merge patch that undoes a fix: from the fixed object back to the
+// original, over the fields a fix may touch (an annotation that did not exist is removed with
+// null).
+func Revert(original, fixed *corev1.Service) ([]byte, error) {
+	return Build(fixable(fixed), fixable(original))
+}
+
 // fixable is the part of a Service a fix may change.
 func fixable(svc *corev1.Service) *corev1.Service {
 	return &corev1.Service{

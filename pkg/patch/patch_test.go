@@ -239,3 +239,27 @@ func mergeService(svc *corev1.Service, p []byte) (*corev1.Service, error) {
 	out := &corev1.Service{}
 	return out, yaml.Unmarshal(m, out)
 }
+
+func TestRevert(t *testing.T) {
+	svc := readService(t, "service-dedicated-elb.yaml")
+	for _, tc := range []struct{ strategy, want string }{
+		{plan.StrategyPassThrough, `{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":null}}}`},
+		{plan.StrategyCluster, `{"spec":{"externalTrafficPolicy":"Local"}}`},
+	} {
+		fixed, _, err := ForFix(svc, tc.strategy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Revert(svc, fixed)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("Revert(%s) = %s (%v), want %s", tc.strategy, got, err, tc.want)
+		}
+		back, err := mergeService(fixed, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, svc) {
+			t.Errorf("%s: fixed + revert != original", tc.strategy)
+		}
+	}
+}

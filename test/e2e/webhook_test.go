@@ -201,7 +201,20 @@ func TestSharedELBGroup(t *testing.T) {
 	r = elbfix(t, append([]string{"svc", "front", "-n", nsA}, ipvsFacts...)...)
 	wantCode(t, r, 2)
 	wantOneLineError(t, r, "already patched before this failure: "+nsA+"/front, "+nsA+"/back;")
-	for _, s := range [][3]string{{nsA, "front", "true"}, {nsA, "back", "true"}, {nsB, "refuse-api", ""}} {
+	revert := `kubectl patch service back -n ` + nsA + ` --type strategic -p '{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":null}}}'`
+	if !strings.Contains(r.stderr, revert) {
+		t.Errorf("the error must give the command that reverts each patched Service (%s):\n%s", revert, r)
+	}
+	// The revert command works as given.
+	if v := getService(t, nsA, "back").Annotations["kubernetes.io/elb.pass-through"]; v != "true" {
+		t.Fatalf("back was reported patched but has pass-through %q", v)
+	}
+	rr := kubectl(t, nil, "", "patch", "service", "back", "-n", nsA, "--type", "strategic", "-p", `{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":null}}}`)
+	wantCode(t, rr, 0)
+	if _, ok := getService(t, nsA, "back").Annotations["kubernetes.io/elb.pass-through"]; ok {
+		t.Error("the revert command left the annotation")
+	}
+	for _, s := range [][3]string{{nsA, "front", "true"}, {nsA, "back", ""}, {nsB, "refuse-api", ""}} {
 		if v := getService(t, s[0], s[1]).Annotations["kubernetes.io/elb.pass-through"]; v != s[2] {
 			t.Errorf("%s/%s pass-through = %q, want %q", s[0], s[1], v, s[2])
 		}
