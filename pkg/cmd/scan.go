@@ -179,10 +179,11 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 	// Each plan depends only on its own Service and the shared, read-only data above: plan them
 	// on every core.
 	all := make([]*planned, len(svcs))
+	parsed := plan.NewELBCache()
 	err = parallelEach(len(svcs), func(i int) error {
 		svc := svcs[i]
 		in := plan.Input{Cluster: cluster, Service: svc, Strategy: plan.StrategyAuto, BackendsHostNetwork: backends.hostNetwork(svc),
-			SameELB: groups[svc.Annotations[elb.AnnID]], Events: events[svc.Namespace+"/"+svc.Name], EndpointCount: -1}
+			SameELB: groups[svc.Annotations[elb.AnnID]], Events: events[svc.Namespace+"/"+svc.Name], EndpointCount: -1, ELBCache: parsed}
 		if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 			in.NodeCount = nodes
 			if endpoints != nil {

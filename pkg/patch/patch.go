@@ -5,6 +5,7 @@ package patch
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,34 +51,59 @@ func Build(original, modified *corev1.Service) ([]byte, error) {
 }
 
 // ForFix builds the fixed object and the patch for one strategy. The patch is the two-way
-// strategic merge patch of the fields a fix may touch (annotations and the traffic policy): the
-// same patch as Build on the whole objects, since nothing else differs, at a fraction of the cost
-// (scan plans thousands of Services).
+// strategic merge patch (Build) of the only fields a fix touches, the pass-through annotation
+// and the traffic policy: the same patch as Build on the whole objects, since nothing else
+// differs (tested), and it depends only on those two values, so it is computed once per
+// combination (scan plans thousands of Services).
 func ForFix(svc *corev1.Service, strategy string) (*corev1.Service, []byte, error) {
 	fixed, err := Fixed(svc, strategy)
 	if err != nil {
 		return nil, nil, err
 	}
+	value, present := svc.Annotations[PassThroughAnnotation]
+	key := fixKey{strategy, value, present, svc.Spec.ExternalTrafficPolicy}
+	if p, ok := fixPatches.Load(key); ok {
+		return fixed, p.([]byte), nil
+	}
 	p, err := Build(fixable(svc), fixable(fixed))
 	if err != nil {
 		return nil, nil, fmt.Errorf("service %s/%s: building the patch: %w", svc.Namespace, svc.Name, err)
 	}
+	fixPatches.Store(key, p)
 	return fixed, p, nil
 }
+
+// fixKey is everything a fix's patch depends on.
+type fixKey struct {
+	strategy, passThrough string
+	hasPassThrough        bool
+	policy                corev1.ServiceExternalTrafficPolicy
+}
+
+// fixPatches remembers ForFix's patches by fixKey (a handful of combinations exist).
+var fixPatches sync.Map
 
 // Revert returns the strategic merge patch that undoes a fix: from the fixed object back to the
 // original, over the fields a fix may touch (an annotation that did not exist is removed with
 // null).
 func Revert(original, fixed *corev1.Service) ([]byte, error) {
-	return Build(fixable(fixed), fixable(original))
+	// With every annotation on both sides, so that an annotation the fix added is removed by
+	// name, never the whole map.
+	part := func(svc *corev1.Service) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Annotations: svc.Annotations},
+			Spec: corev1.ServiceSpec{ExternalTrafficPolicy: svc.Spec.ExternalTrafficPolicy}}
+	}
+	return Build(part(fixed), part(original))
 }
 
-// fixable is the part of a Service a fix may change.
+// fixable is the part of a Service a fix may change: the pass-through annotation and the
+// traffic policy.
 func fixable(svc *corev1.Service) *corev1.Service {
-	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Annotations: svc.Annotations},
-		Spec:       corev1.ServiceSpec{ExternalTrafficPolicy: svc.Spec.ExternalTrafficPolicy},
+	out := &corev1.Service{Spec: corev1.ServiceSpec{ExternalTrafficPolicy: svc.Spec.ExternalTrafficPolicy}}
+	if v, ok := svc.Annotations[PassThroughAnnotation]; ok {
+		out.ObjectMeta = metav1.ObjectMeta{Annotations: map[string]string{PassThroughAnnotation: v}}
 	}
+	return out
 }
 
 // IsEmpty tells whether a patch changes nothing.

@@ -54,6 +54,8 @@ func TestBuildTouchesOnlyTheFixedField(t *testing.T) {
 	alreadyCluster := readService(t, "service-dedicated-elb.yaml")
 	alreadyCluster.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
 	alreadyCluster.Spec.HealthCheckNodePort = 0
+	onlyLocal := readService(t, "service-shared-elb-local.yaml")
+	onlyLocal.Annotations[PassThroughAnnotation] = "onlyLocal"
 	withHealthCheckPort := readService(t, "service-dedicated-elb.yaml")
 	withHealthCheckPort.Spec.HealthCheckNodePort = 31234
 
@@ -72,6 +74,10 @@ func TestBuildTouchesOnlyTheFixedField(t *testing.T) {
 		{"no annotations at all, pass-through", noAnnotations, plan.StrategyPassThrough,
 			`{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":"true"}}}`},
 		{"pass-through already on", alreadyPassThrough, plan.StrategyPassThrough, `{}`},
+		{"pass-through onlyLocal set by CCE", onlyLocal, plan.StrategyPassThrough,
+			`{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":"true"}}}`},
+		{"pass-through onlyLocal, cluster", onlyLocal.DeepCopy(), plan.StrategyCluster,
+			`{"spec":{"externalTrafficPolicy":"Cluster"}}`},
 		{"policy already Cluster", alreadyCluster, plan.StrategyCluster, `{}`},
 		// The API server frees healthCheckNodePort itself on Local→Cluster: the patch must not touch it.
 		{"healthCheckNodePort left to the server", withHealthCheckPort, plan.StrategyCluster,
@@ -242,6 +248,13 @@ func mergeService(svc *corev1.Service, p []byte) (*corev1.Service, error) {
 
 func TestRevert(t *testing.T) {
 	svc := readService(t, "service-dedicated-elb.yaml")
+	bare := svc.DeepCopy()
+	bare.Annotations = nil
+	got, err := Revert(bare, mustFixed(t, bare, plan.StrategyPassThrough))
+	if err != nil || string(got) != `{"metadata":{"annotations":null}}` {
+		// A Service that had no annotations at all gets its (then only) annotation map removed.
+		t.Errorf("Revert on a Service without annotations = %s (%v)", got, err)
+	}
 	for _, tc := range []struct{ strategy, want string }{
 		{plan.StrategyPassThrough, `{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":null}}}`},
 		{plan.StrategyCluster, `{"spec":{"externalTrafficPolicy":"Local"}}`},
@@ -262,4 +275,13 @@ func TestRevert(t *testing.T) {
 			t.Errorf("%s: fixed + revert != original", tc.strategy)
 		}
 	}
+}
+
+func mustFixed(t *testing.T, svc *corev1.Service, strategy string) *corev1.Service {
+	t.Helper()
+	fixed, err := Fixed(svc, strategy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixed
 }

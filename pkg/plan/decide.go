@@ -53,6 +53,9 @@ type Input struct {
 	// is skipped, so a GroupByELB group can be passed as is); nil when not read. Used for
 	// passthrough-inconsistent-shared-elb and alsoPatch.
 	SameELB []*corev1.Service
+	// ELBCache, when set, parses each Service's ELB annotations once for a run that plans many
+	// Services sharing ELBs (scan); nil parses every time.
+	ELBCache *ELBCache
 	// Events are the Service's Events (the caller lists them by involvedObject; one that names
 	// another object is skipped). Those whose message mentions members_per_pool or ELB.8905, from
 	// any source, and seen within EventWindow (24h) before Now, make elb-member-quota-exceeded;
@@ -128,7 +131,8 @@ type facts struct {
 	hostNetwork       *bool
 	hostNetworkSource string
 
-	peers []*corev1.Service // other LoadBalancer Services of the CCE dialect on the same elb.id
+	peers    []*corev1.Service // other LoadBalancer Services of the CCE dialect on the same elb.id
+	peerInfo []elb.Info        // their parsed annotations, by index
 
 	cur       state       // the Service as it is
 	quota     quotaEvents // recent member-quota Events
@@ -157,7 +161,7 @@ func Decide(in Input, m *matrix.Matrix) (ServicePlan, error) {
 		return ServicePlan{}, fmt.Errorf("unknown strategy %q; want auto, pass-through or cluster", in.Strategy)
 	}
 
-	info, probs := elb.Parse(svc)
+	info, probs := in.ELBCache.Parse(svc)
 	sp := ServicePlan{
 		Namespace:   namespaceOf(svc),
 		Name:        svc.Name,
@@ -245,13 +249,17 @@ func newFacts(in Input, m *matrix.Matrix, info elb.Info, probs []elb.Problem) *f
 			if p.Annotations[elb.AnnID] != info.ID || p.Spec.Type != corev1.ServiceTypeLoadBalancer {
 				continue
 			}
-			if pi, _ := elb.Parse(p); pi.Dialect == elb.DialectCCE && !pi.DNAT {
+			if pi, _ := in.ELBCache.Parse(p); pi.Dialect == elb.DialectCCE && !pi.DNAT {
 				f.peers = append(f.peers, p)
 			}
 		}
 		sort.Slice(f.peers, func(i, j int) bool {
 			return namespaceOf(f.peers[i])+"/"+f.peers[i].Name < namespaceOf(f.peers[j])+"/"+f.peers[j].Name
 		})
+		for _, p := range f.peers {
+			pi, _ := in.ELBCache.Parse(p)
+			f.peerInfo = append(f.peerInfo, pi)
+		}
 	}
 	return f
 }
@@ -592,8 +600,7 @@ func (f *facts) inconsistent(st state) *Finding {
 		return nil
 	}
 	differ := false
-	for _, p := range f.peers {
-		pi, _ := elb.Parse(p)
+	for _, pi := range f.peerInfo {
 		differ = differ || pi.PassThroughOn != st.passThroughSet
 	}
 	if !differ {
@@ -605,8 +612,8 @@ func (f *facts) inconsistent(st state) *Finding {
 		self = elb.PassThroughTrue // the state after a pass-through fix
 	}
 	members := []string{memberSetting(f.ns, f.svc.Name, st.passThroughSet, self, true)}
-	for _, p := range f.peers {
-		pi, _ := elb.Parse(p)
+	for i, p := range f.peers {
+		pi := f.peerInfo[i]
 		members = append(members, memberSetting(namespaceOf(p), p.Name, pi.PassThroughOn, pi.PassThrough, false))
 	}
 	sort.Strings(members)
@@ -637,8 +644,8 @@ func memberSetting(ns, name string, on bool, raw string, self bool) string {
 // pass-through fix must also patch in IPVS mode.
 func (f *facts) peersDiffering() []*corev1.Service {
 	var out []*corev1.Service
-	for _, p := range f.peers {
-		if pi, _ := elb.Parse(p); !pi.PassThroughOn {
+	for i, p := range f.peers {
+		if !f.peerInfo[i].PassThroughOn {
 			out = append(out, p)
 		}
 	}

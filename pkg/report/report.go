@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 
 	"golang.org/x/term"
@@ -45,16 +48,34 @@ func WritePlan(w io.Writer, doc plan.Plan, format string) error {
 		return err
 	}
 	fmt.Fprintf(bw, "{\n  \"apiVersion\": %s,\n  \"kind\": %s,\n  \"cluster\": %s,\n  \"services\": [", quote(doc.APIVersion), quote(doc.Kind), cluster)
-	for i := range doc.Services {
-		b, err := indentJSON(doc.Services[i], "    ")
-		if err != nil {
-			return err
+	// Encode a batch of Services on every core, then write it: bounded memory, all cores busy.
+	const batch = 256
+	encoded := make([][]byte, batch)
+	errs := make([]error, batch)
+	for start := 0; start < len(doc.Services); start += batch {
+		end := min(start+batch, len(doc.Services))
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1)) - 1; start+i < end; i = int(next.Add(1)) - 1 {
+					encoded[i], errs[i] = indentJSON(doc.Services[start+i], "    ")
+				}
+			}()
 		}
-		if i > 0 {
-			bw.WriteString(",")
+		wg.Wait()
+		for i := 0; i < end-start; i++ {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			if start+i > 0 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n    ")
+			bw.Write(encoded[i])
 		}
-		bw.WriteString("\n    ")
-		bw.Write(b)
 	}
 	if len(doc.Services) > 0 {
 		bw.WriteString("\n  ")

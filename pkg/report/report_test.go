@@ -91,11 +91,11 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 // TestWritePlanStreamsTheSameBytes: the streamed JSON is exactly the indented encoding of the
-// whole document, with 0, 1 and several Services.
+// whole document, with 0, 1 and several Services, across the encoding batches.
 func TestWritePlanStreamsTheSameBytes(t *testing.T) {
 	cluster := plan.Cluster{NetworkModel: "vpc", ProxyMode: "ipvs", Version: "v1.25.5-r0", Evidence: []plan.Evidence{{Fact: "proxyMode", Value: "ipvs", Source: "set by --proxy-mode", Confidence: "override"}}}
 	sp := decide(t, "service-dedicated-elb.yaml", cluster)
-	for n := 0; n <= 3; n++ {
+	for _, n := range []int{0, 1, 2, 3, 255, 256, 257, 600} {
 		doc := plan.Plan{APIVersion: plan.APIVersion, Kind: plan.Kind, Cluster: cluster, Services: []plan.ServicePlan{}}
 		for i := 0; i < n; i++ {
 			doc.Services = append(doc.Services, sp)
