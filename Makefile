@@ -17,7 +17,7 @@ DIST_LDFLAGS := $(patsubst $(PKG)/pkg/version.Version=%,$(PKG)/pkg/version.Versi
 DIST_MTIME := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 FUZZTIME ?= 10s
 # Fuzz targets run briefly by `make test`: package:target.
-FUZZ_TARGETS := ./pkg/manifest:FuzzRead ./pkg/manifest:FuzzApplyPatch ./pkg/elb:FuzzParseAnnotations ./pkg/kubeversion:FuzzParse ./pkg/plan:FuzzDecide
+FUZZ_TARGETS := ./pkg/manifest:FuzzRead ./pkg/manifest:FuzzApplyPatch ./pkg/elb:FuzzParseAnnotations ./pkg/kubeversion:FuzzParse ./pkg/plan:FuzzDecide ./pkg/report:FuzzIndent
 
 .PHONY: all build test unit e2e fuzz vet demo cluster bench clean dist krew-test
 

@@ -85,16 +85,74 @@ func WritePlan(w io.Writer, doc plan.Plan, format string) error {
 }
 
 // indentJSON encodes v indented by two spaces after prefix, without HTML escaping (messages
-// quote <finding-id> and the like) and without a trailing newline.
+// quote <finding-id> and the like) and without a trailing newline: the bytes of an Encoder with
+// SetIndent(prefix, "  "), produced by indent, which is several times faster than the encoder's
+// own indentation (a scan of 10,000 Services writes 20 MiB).
 func indentJSON(v any, prefix string) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent(prefix, "  ")
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return indent(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), prefix), nil
+}
+
+// indent indents compact, valid JSON as json.Indent(dst, src, prefix, "  ") does: a newline,
+// the prefix and two spaces a level after every opening bracket and comma, ": " after keys,
+// and empty objects and arrays kept as {} and [].
+func indent(src []byte, prefix string) []byte {
+	dst := make([]byte, 0, len(src)+len(src)/2)
+	depth := 0
+	newline := func() {
+		dst = append(dst, '\n')
+		dst = append(dst, prefix...)
+		for i := 0; i < depth; i++ {
+			dst = append(dst, ' ', ' ')
+		}
+	}
+	inString, escaped := false, false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if inString {
+			dst = append(dst, c)
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+			dst = append(dst, c)
+		case '{', '[':
+			dst = append(dst, c)
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				dst = append(dst, src[i+1])
+				i++
+				continue
+			}
+			depth++
+			newline()
+		case '}', ']':
+			depth--
+			newline()
+			dst = append(dst, c)
+		case ',':
+			dst = append(dst, c)
+			newline()
+		case ':':
+			dst = append(dst, ':', ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 func quote(s string) []byte {

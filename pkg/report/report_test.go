@@ -116,3 +116,47 @@ func TestWritePlanStreamsTheSameBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestIndentMatchesJSONIndent: indent gives exactly json.Indent's bytes, on tricky documents
+// and on real plans.
+func TestIndentMatchesJSONIndent(t *testing.T) {
+	cluster := plan.Cluster{NetworkModel: "vpc", ProxyMode: "ipvs", Version: "v1.25.5-r0", Evidence: []plan.Evidence{}}
+	real, err := json.Marshal(decide(t, "service-dedicated-elb.yaml", cluster))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{
+		`{}`, `[]`, `{"a":{}}`, `{"a":[]}`, `[{},[],{"b":[1,2,{}]}]`, `"x"`, `3`, `null`,
+		`{"s":"with \"quotes\", {braces}, [brackets], commas, colons: and \\ backslashes"}`,
+		`{"u":"\u003cfinding-id\u003e","e":"","n":[null,true,false,-1.5e3]}`,
+		`{"k":"\\"}`, `{"k":"\\\""}`, `{"a":[{"b":{"c":[]}},{"d":"]"}]}`,
+		string(real),
+	} {
+		for _, prefix := range []string{"", "    "} {
+			var want bytes.Buffer
+			if err := json.Indent(&want, []byte(src), prefix, "  "); err != nil {
+				t.Fatalf("%s: %v", src, err)
+			}
+			if got := indent([]byte(src), prefix); string(got) != want.String() {
+				t.Errorf("indent(%s, %q):\n got: %s\nwant: %s", src, prefix, got, want.String())
+			}
+		}
+	}
+}
+
+func FuzzIndent(f *testing.F) {
+	f.Add(`{"a":[1,{"b":"c,d:{e}"}],"f":{}}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		var compact bytes.Buffer
+		if json.Compact(&compact, []byte(s)) != nil {
+			return
+		}
+		var want bytes.Buffer
+		if err := json.Indent(&want, compact.Bytes(), "  ", "  "); err != nil {
+			return
+		}
+		if got := indent(compact.Bytes(), "  "); string(got) != want.String() {
+			t.Fatalf("indent(%s):\n got: %s\nwant: %s", compact.Bytes(), got, want.String())
+		}
+	})
+}
