@@ -33,13 +33,19 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
+# go test -json through hack/testreport: package results, failed tests with their output, and
+# every skipped test with its reason (a skipped test is not a passing one).
+REPORT := $(GO) run ./hack/testreport
+
 unit:
-	$(GO) test -count=1 ./cmd/... ./pkg/... ./hack/...
+	$(GO) build -o /dev/null ./hack/testreport
+	$(GO) test -count=1 -json ./cmd/... ./pkg/... ./hack/... 2>&1 | tee /tmp/elbfix-unit.json | $(REPORT); exit $${PIPESTATUS[0]}
 
 # The harness builds kube-apiserver, etcd and kubectl once (~6 minutes cold on 2 cores) and
 # caches them in $${XDG_CACHE_HOME:-~/.cache}/kubectl-elbfix-test.
 e2e:
-	$(GO) test -count=1 -timeout 60m -v ./test/... 2>&1 | tee /tmp/elbfix-e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\?|panic|\s+--- (SKIP|FAIL|PASS)|.*_test.go:)' ; exit $${PIPESTATUS[0]}
+	$(GO) build -o /dev/null ./hack/testreport
+	$(GO) test -count=1 -timeout 60m -json ./test/... 2>&1 | tee /tmp/elbfix-e2e.json | $(REPORT); exit $${PIPESTATUS[0]}
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
