@@ -298,7 +298,9 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 				if all[i], err = o.apply(ctx, sender, p); err != nil {
 					return partialError(err, done)
 				}
-				done = append(done, written{all[i].live, all[i].result})
+				if all[i].sp.Applied { // not when a concurrent writer already made the change
+					done = append(done, written{all[i].live, all[i].result})
+				}
 			}
 			for _, c := range all[i].also {
 				if err := o.applyCompanion(ctx, sender, c); err != nil {
