@@ -73,3 +73,38 @@ func serviceNames(ctx context.Context, configFlags *genericclioptions.ConfigFlag
 	slices.Sort(names)
 	return names, nil
 }
+
+// completeNamespaces completes -n/--namespace with the cluster's namespaces, as kubectl does;
+// nothing when they can't be listed.
+func completeNamespaces(configFlags *genericclioptions.ConfigFlags) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(c *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		ctx := c.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		cfg, err := configFlags.ToRESTConfig()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		if cfg.Timeout == 0 {
+			cfg.Timeout = completionTimeout
+		}
+		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			cobra.CompDebugln("elbfix: listing namespaces for completion: "+err.Error(), true)
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, ns := range list.Items {
+			if strings.HasPrefix(ns.Name, toComplete) {
+				out = append(out, ns.Name)
+			}
+		}
+		slices.Sort(out)
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}

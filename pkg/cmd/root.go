@@ -49,6 +49,7 @@ externalTrafficPolicy: Cluster.`,
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	configFlags.AddFlags(root.PersistentFlags())
+	_ = root.RegisterFlagCompletionFunc("namespace", completeNamespaces(configFlags))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(NewCmdSvc(configFlags, streams))

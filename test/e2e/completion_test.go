@@ -61,6 +61,8 @@ func TestBashCompletion(t *testing.T) {
 		{"kubeconfig namespace", "kubectl-elbfix svc ng", nsKubeconfig, []string{"ng-other"}, false},
 		{"-n wins over the kubeconfig", "kubectl-elbfix svc -n " + ns + " ng", nsKubeconfig, []string{"nginx"}, false},
 		{"no names with -l", "kubectl-elbfix svc -n " + ns + " -l app=x ", "", nil, false},
+		{"namespaces", "kubectl-elbfix svc -n " + ns[:len(ns)-2], "", []string{ns}, true},
+		{"namespaces for scan", "kubectl-elbfix scan --namespace " + other, "", []string{other}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := bashComplete(t, tc.kubeconfig, tc.line)
