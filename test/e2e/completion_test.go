@@ -26,7 +26,7 @@ func TestCompletionScripts(t *testing.T) {
 	} {
 		r := elbfix(t, "completion", shell)
 		wantCode(t, r, 0)
-		if !strings.Contains(r.stdout, marker) {
+		if !strings.Contains(r.Stdout, marker) {
 			t.Errorf("completion %s lacks %q:\n%s", shell, marker, r)
 		}
 	}
@@ -111,7 +111,7 @@ func TestKubectlCompletesThroughShim(t *testing.T) {
 	} {
 		r := kubectl(t, path, "", append([]string{"__complete", "elbfix"}, tc.args...)...)
 		wantCode(t, r, 0)
-		if got := completionLines(r.stdout); got != tc.want {
+		if got := completionLines(r.Stdout); got != tc.want {
 			t.Errorf("kubectl __complete elbfix %q = %q, want %q\n%s", tc.args, got, tc.want, r)
 		}
 	}
@@ -119,7 +119,7 @@ func TestKubectlCompletesThroughShim(t *testing.T) {
 	// default, where the API server keeps its own Service).
 	r := elbfix(t, "__complete", "svc", "kube")
 	wantCode(t, r, 0)
-	if got := completionLines(r.stdout); got != "kubernetes :4" {
+	if got := completionLines(r.Stdout); got != "kubernetes :4" {
 		t.Errorf("kubectl elbfix __complete svc kube = %q, want %q", got, "kubernetes :4")
 	}
 }

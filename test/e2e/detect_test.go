@@ -19,7 +19,7 @@ func detectJSON(t *testing.T, env []string, args ...string) (plan.Cluster, resul
 	r := kubectl(t, env, "", append([]string{"elbfix", "detect", "-o", "json"}, args...)...)
 	wantCode(t, r, 0)
 	var c plan.Cluster
-	if err := json.Unmarshal([]byte(r.stdout), &c); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &c); err != nil {
 		t.Fatalf("detect -o json is not a cluster object: %v\n%s", err, r)
 	}
 	return c, r
@@ -43,14 +43,14 @@ func TestDetect(t *testing.T) {
 		wantCode(t, r, 0)
 		for _, want := range []string{"FACT", "CONFIDENCE", "EVIDENCE", "version", "flavor", "networkModel", "proxyMode", "ipMode",
 			kc.GitVersion, "GET /version: gitVersion " + kc.GitVersion} {
-			if !strings.Contains(r.stdout, want) {
+			if !strings.Contains(r.Stdout, want) {
 				t.Errorf("detect output lacks %q:\n%s", want, r)
 			}
 		}
-		if r.stderr != "" {
+		if r.Stderr != "" {
 			t.Errorf("detect wrote to stderr:\n%s", r)
 		}
-		if strings.Contains(r.stdout, "Signals tried:") {
+		if strings.Contains(r.Stdout, "Signals tried:") {
 			t.Errorf("every signal is for -v only:\n%s", r)
 		}
 	})
@@ -58,11 +58,11 @@ func TestDetect(t *testing.T) {
 		r := kubectl(t, clear, "", "elbfix", "detect", "-v")
 		wantCode(t, r, 0)
 		for _, want := range []string{"Signals tried:", "server-version", "kube-proxy-configmap", "default-network", "yangtse-configuration", "ConfigMap kube-system/kube-proxy"} {
-			if !strings.Contains(r.stdout, want) {
+			if !strings.Contains(r.Stdout, want) {
 				t.Errorf("detect -v lacks %q:\n%s", want, r)
 			}
 		}
-		if r2 := kubectl(t, clear, "", "elbfix", "detect", "--verbose"); r2.stdout != r.stdout {
+		if r2 := kubectl(t, clear, "", "elbfix", "detect", "--verbose"); r2.Stdout != r.Stdout {
 			t.Errorf("--verbose and -v differ:\n%s\n%s", r, r2)
 		}
 	})
@@ -82,7 +82,7 @@ func TestDetect(t *testing.T) {
 		r := kubectl(t, clear, "", "elbfix", "detect", "-o", "yaml")
 		wantCode(t, r, 0)
 		var y plan.Cluster
-		if err := yaml.UnmarshalStrict([]byte(r.stdout), &y); err != nil {
+		if err := yaml.UnmarshalStrict([]byte(r.Stdout), &y); err != nil {
 			t.Fatalf("detect -o yaml: %v\n%s", err, r)
 		}
 		if y.Version != c.Version || y.NetworkModel != c.NetworkModel || y.ProxyMode != c.ProxyMode || len(y.Evidence) != len(c.Evidence) {
@@ -139,7 +139,7 @@ func TestDetectErrors(t *testing.T) {
 			r := kubectl(t, tc.env, "", append([]string{"elbfix", "detect"}, tc.args...)...)
 			wantCode(t, r, 2)
 			wantOneLineError(t, r, tc.contains)
-			if r.stdout != "" {
+			if r.Stdout != "" {
 				t.Errorf("errors must not print data on stdout: %s", r)
 			}
 		})
@@ -176,7 +176,7 @@ func TestDetectCCETurbo(t *testing.T) {
 	r = kubectl(t, admin, "", "elbfix", "detect")
 	wantCode(t, r, 0)
 	for _, want := range []string{"cce-turbo", "turbo", "CNI type eni-neutron", "pass --proxy-mode iptables|ipvs"} {
-		if !strings.Contains(r.stdout, want) {
+		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("detect output lacks %q:\n%s", want, r)
 		}
 	}
@@ -184,7 +184,7 @@ func TestDetectCCETurbo(t *testing.T) {
 	// A read-only user may not ask kube-proxy (no nodes/proxy), which is evidence, not an error.
 	r = kubectl(t, []string{"KUBECONFIG=" + c.ReadOnlyKubeconfig, "ELBFIX_NETWORK_MODE=", "ELBFIX_PROXY_MODE="}, "", "elbfix", "detect", "-v")
 	wantCode(t, r, 0)
-	if !strings.Contains(r.stdout, "cce-turbo") {
+	if !strings.Contains(r.Stdout, "cce-turbo") {
 		t.Errorf("viewer: not detected as CCE Turbo:\n%s", r)
 	}
 }

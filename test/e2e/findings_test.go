@@ -136,11 +136,11 @@ func TestFindings(t *testing.T) {
 				tc.setup(t, ns, tc.svc)
 			}
 			r := elbfix(t, append([]string{"svc", tc.svc.Name, "-n", ns, "-o", "json", "--dry-run"}, tc.facts...)...)
-			if r.code != 0 && r.code != 1 {
+			if r.Code != 0 && r.Code != 1 {
 				t.Fatalf("want a plan, got %s", r)
 			}
 			var doc plan.Plan
-			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
 				t.Fatal(err)
 			}
 			got := hasFinding(doc.Services[0].Findings, tc.finding)

@@ -4,9 +4,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/test/cluster"
+	"github.com/kubectl-elbfix/kubectl-elbfix/test/internal/cmdtest"
 )
 
 var (
@@ -76,14 +75,7 @@ func buildPlugin(ctx context.Context, dir string) error {
 }
 
 // result is one command's outcome.
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\n--- stdout:\n%s--- stderr:\n%s", r.code, r.stdout, r.stderr)
-}
+type result = cmdtest.Result
 
 // kubectl runs the real kubectl with the plugin on PATH, as the admin unless env sets KUBECONFIG.
 func kubectl(t *testing.T, env []string, stdin string, args ...string) result {
@@ -96,22 +88,7 @@ func kubectl(t *testing.T, env []string, stdin string, args ...string) result {
 		"HOME=" + os.Getenv("HOME"),
 		"KUBECONFIG=" + kc.AdminKubeconfig,
 	}, env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exitErr):
-		r.code = exitErr.ExitCode()
-	default:
-		t.Fatalf("running kubectl %v: %v", args, err)
-	}
-	return r
+	return cmdtest.Run(t, cmd, stdin)
 }
 
 // elbfix runs `kubectl elbfix ARGS...` as the admin.
@@ -122,7 +99,7 @@ func elbfix(t *testing.T, args ...string) result {
 
 func wantCode(t *testing.T, r result, code int) {
 	t.Helper()
-	if r.code != code {
+	if r.Code != code {
 		t.Fatalf("want exit %d, got %s", code, r)
 	}
 }

@@ -71,8 +71,8 @@ func scanPlan(t *testing.T, env []string, args ...string) (plan.Plan, result) {
 	t.Helper()
 	r := kubectl(t, env, "", append([]string{"elbfix", "scan", "-o", "json"}, args...)...)
 	var doc plan.Plan
-	if r.code == 0 || r.code == 1 {
-		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+	if r.Code == 0 || r.Code == 1 {
+		if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
 			t.Fatalf("scan -o json: %v\n%s", err, r)
 		}
 	}
@@ -95,7 +95,7 @@ func TestScanMatchesSvc(t *testing.T) {
 	r = elbfix(t, append(append([]string{"svc", "-n", ns, "-o", "json", "--dry-run"}, names...), fixedFacts...)...)
 	wantCode(t, r, 1)
 	var fromSvc plan.Plan
-	if err := json.Unmarshal([]byte(r.stdout), &fromSvc); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &fromSvc); err != nil {
 		t.Fatal(err)
 	}
 	bySvc := map[string]plan.ServicePlan{}
@@ -124,7 +124,7 @@ func TestScanMatchesSvc(t *testing.T) {
 	r = elbfix(t, append([]string{"scan", "-n", ns}, fixedFacts...)...)
 	wantCode(t, r, 1)
 	for _, want := range []string{"NAMESPACE", "PASS-THROUGH", "FINDINGS", fmt.Sprintf("%d Services:", len(names))} {
-		if !strings.Contains(r.stdout, want) {
+		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("scan table lacks %q:\n%s", want, r)
 		}
 	}
@@ -148,7 +148,7 @@ func TestScanFailOn(t *testing.T) {
 		code   int
 	}{{"error", 0}, {"warning", 1}, {"info", 1}, {"never", 0}} {
 		r := elbfix(t, append([]string{"scan", "-n", warnOnly, "--fail-on", tc.failOn}, fixedFacts...)...)
-		if r.code != tc.code {
+		if r.Code != tc.code {
 			t.Errorf("--fail-on %s with a warning: want exit %d, got %s", tc.failOn, tc.code, r)
 		}
 	}
@@ -159,7 +159,7 @@ func TestScanFailOn(t *testing.T) {
 		code   int
 	}{{"error", 1}, {"warning", 1}, {"never", 0}} {
 		r := elbfix(t, append([]string{"scan", "-n", errorNS, "--fail-on", tc.failOn}, fixedFacts...)...)
-		if r.code != tc.code {
+		if r.Code != tc.code {
 			t.Errorf("--fail-on %s with an error: want exit %d, got %s", tc.failOn, tc.code, r)
 		}
 	}
@@ -182,7 +182,7 @@ func TestScanIgnore(t *testing.T) {
 		}
 	}
 	r = elbfix(t, append([]string{"scan", "-n", ns}, fixedFacts...)...)
-	if !strings.Contains(r.stdout, "ignored: in-cluster callers use the DNS name") {
+	if !strings.Contains(r.Stdout, "ignored: in-cluster callers use the DNS name") {
 		t.Errorf("the table must show the reason:\n%s", r)
 	}
 

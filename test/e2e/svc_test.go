@@ -25,7 +25,7 @@ const passThroughPatch = `{"metadata":{"annotations":{"kubernetes.io/elb.pass-th
 func TestPluginIsFoundByKubectl(t *testing.T) {
 	r := kubectl(t, nil, "", "plugin", "list")
 	wantCode(t, r, 0)
-	if !strings.Contains(r.stdout, filepath.Join(binDir, "kubectl-elbfix")) {
+	if !strings.Contains(r.Stdout, filepath.Join(binDir, "kubectl-elbfix")) {
 		t.Fatalf("kubectl plugin list does not list kubectl-elbfix:\n%s", r)
 	}
 }
@@ -33,18 +33,18 @@ func TestPluginIsFoundByKubectl(t *testing.T) {
 func TestVersion(t *testing.T) {
 	r := elbfix(t, "version")
 	wantCode(t, r, 0)
-	if !strings.HasPrefix(r.stdout, "kubectl-elbfix ") {
+	if !strings.HasPrefix(r.Stdout, "kubectl-elbfix ") {
 		t.Fatalf("unexpected version output:\n%s", r)
 	}
 	r = elbfix(t, "version", "-o", "json")
 	wantCode(t, r, 0)
 	var v map[string]string
-	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &v); err != nil {
 		t.Fatalf("version -o json: %v\n%s", err, r)
 	}
 	for _, k := range []string{"version", "commit", "goVersion", "platform"} {
 		if v[k] == "" {
-			t.Errorf("version -o json lacks %q: %s", k, r.stdout)
+			t.Errorf("version -o json lacks %q: %s", k, r.Stdout)
 		}
 	}
 }
@@ -72,7 +72,7 @@ func TestDryRunLeavesObjectUntouched(t *testing.T) {
 				`+    kubernetes.io/elb.pass-through: "true"`,
 				"service/nginx patched " + tc.suffix,
 			} {
-				if !strings.Contains(r.stdout, want) {
+				if !strings.Contains(r.Stdout, want) {
 					t.Errorf("output lacks %q:\n%s", want, r)
 				}
 			}
@@ -117,13 +117,13 @@ func TestApplyChangesExactlyTheFixedField(t *testing.T) {
 			before := createService(t, loadService(t, tc.file, ns))
 			r := elbfix(t, "svc", tc.svc, "-n", ns, "-o", "patch", "--dry-run")
 			wantCode(t, r, 1)
-			if strings.TrimSpace(r.stdout) != tc.wantPatch {
-				t.Fatalf("-o patch = %q, want %q", r.stdout, tc.wantPatch)
+			if strings.TrimSpace(r.Stdout) != tc.wantPatch {
+				t.Fatalf("-o patch = %q, want %q", r.Stdout, tc.wantPatch)
 			}
 
 			r = elbfix(t, "svc", tc.svc, "-n", ns)
 			wantCode(t, r, 0)
-			if !strings.Contains(r.stdout, "service/"+tc.svc+" patched\n") {
+			if !strings.Contains(r.Stdout, "service/"+tc.svc+" patched\n") {
 				t.Errorf("output lacks the patched line:\n%s", r)
 			}
 			after := getService(t, ns, tc.svc)
@@ -151,7 +151,7 @@ func TestApplyChangesExactlyTheFixedField(t *testing.T) {
 			// A second run finds nothing to do and writes nothing.
 			r = elbfix(t, "svc", tc.svc, "-n", ns)
 			wantCode(t, r, 0)
-			if !strings.Contains(r.stdout, "service/"+tc.svc+" unchanged") {
+			if !strings.Contains(r.Stdout, "service/"+tc.svc+" unchanged") {
 				t.Errorf("second run: want unchanged:\n%s", r)
 			}
 			if again := getService(t, ns, tc.svc); again.ResourceVersion != after.ResourceVersion {
@@ -178,7 +178,7 @@ func TestPatchOutputFeedsKubectlPatch(t *testing.T) {
 	createService(t, loadService(t, "nginx-shared-local.yaml", ns))
 	r := elbfix(t, "svc", "nginx", "-n", ns, "-o", "patch", "--dry-run")
 	wantCode(t, r, 1)
-	r = kubectl(t, nil, "", "patch", "svc", "nginx", "-n", ns, "--type", "strategic", "-p", strings.TrimSpace(r.stdout))
+	r = kubectl(t, nil, "", "patch", "svc", "nginx", "-n", ns, "--type", "strategic", "-p", strings.TrimSpace(r.Stdout))
 	wantCode(t, r, 0)
 	if got := getService(t, ns, "nginx").Annotations["kubernetes.io/elb.pass-through"]; got != "true" {
 		t.Fatalf("after kubectl patch, pass-through = %q", got)
@@ -192,11 +192,11 @@ func TestJSONPlan(t *testing.T) {
 	r := elbfix(t, "svc", "nginx", "internal", "-n", ns, "-o", "json", "--dry-run", "--proxy-mode", "ipvs")
 	wantCode(t, r, 1)
 	var doc plan.Plan
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
 		t.Fatalf("-o json is not a Plan: %v\n%s", err, r)
 	}
 	if doc.APIVersion != "elbfix/v1alpha1" || doc.Kind != "Plan" || len(doc.Services) != 2 {
-		t.Fatalf("unexpected plan header or service count:\n%s", r.stdout)
+		t.Fatalf("unexpected plan header or service count:\n%s", r.Stdout)
 	}
 	if doc.Cluster.ProxyMode != "ipvs" || doc.Cluster.Version != kc.GitVersion {
 		t.Errorf("cluster facts: %+v", doc.Cluster)
@@ -219,7 +219,7 @@ func TestJSONPlan(t *testing.T) {
 	r = elbfix(t, "svc", "nginx", "-n", ns, "-o", "yaml", "--dry-run")
 	wantCode(t, r, 1)
 	var fromYAML plan.Plan
-	if err := yaml.Unmarshal([]byte(r.stdout), &fromYAML); err != nil || fromYAML.Kind != "Plan" {
+	if err := yaml.Unmarshal([]byte(r.Stdout), &fromYAML); err != nil || fromYAML.Kind != "Plan" {
 		t.Fatalf("-o yaml: %v\n%s", err, r)
 	}
 }
@@ -247,7 +247,7 @@ func TestSelectorAndNamespace(t *testing.T) {
 	r := elbfix(t, "svc", "-l", "tier=web", "-n", ns, "-o", "json", "--dry-run")
 	wantCode(t, r, 1)
 	var doc plan.Plan
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
 		t.Fatal(err)
 	}
 	var names []string
@@ -268,11 +268,11 @@ func TestSelectorAndNamespace(t *testing.T) {
 
 func wantOneLineError(t *testing.T, r result, contains string) {
 	t.Helper()
-	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
 	if len(lines) != 1 || !strings.Contains(lines[0], contains) || !strings.HasPrefix(lines[0], "error: ") {
 		t.Errorf("want one error line containing %q, got %s", contains, r)
 	}
-	if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ") {
+	if strings.Contains(r.Stderr, "panic") || strings.Contains(r.Stderr, "goroutine ") {
 		t.Errorf("panic: %s", r)
 	}
 }
@@ -314,7 +314,7 @@ func TestBadInput(t *testing.T) {
 			r := kubectl(t, tc.env, "", append([]string{"elbfix"}, tc.args...)...)
 			wantCode(t, r, 2)
 			wantOneLineError(t, r, tc.contains)
-			if r.stdout != "" {
+			if r.Stdout != "" {
 				t.Errorf("errors must not print data on stdout: %s", r)
 			}
 		})
@@ -341,7 +341,7 @@ func TestClusterIPNeedsNothing(t *testing.T) {
 	createService(t, loadService(t, "clusterip.yaml", ns))
 	r := elbfix(t, "svc", "internal", "-n", ns, "--dry-run")
 	wantCode(t, r, 0)
-	if !strings.Contains(r.stdout, "ClusterIP") || !strings.Contains(r.stdout, "service/internal unchanged") {
+	if !strings.Contains(r.Stdout, "ClusterIP") || !strings.Contains(r.Stdout, "service/internal unchanged") {
 		t.Errorf("ClusterIP: want an explanation and unchanged:\n%s", r)
 	}
 }
@@ -355,7 +355,7 @@ func TestReadOnlyUser(t *testing.T) {
 	r = kubectl(t, viewer, "", "elbfix", "svc", "nginx", "-n", ns)
 	wantCode(t, r, 2)
 	wantOneLineError(t, r, "forbidden")
-	if !strings.Contains(r.stderr, "service "+ns+"/nginx") {
+	if !strings.Contains(r.Stderr, "service "+ns+"/nginx") {
 		t.Errorf("the refusal must name the Service: %s", r)
 	}
 	if after := getService(t, ns, "nginx"); after.ResourceVersion != before.ResourceVersion {
@@ -414,34 +414,34 @@ func TestOffline(t *testing.T) {
 	wantCode(t, r, 0)
 	want := strings.Replace(string(in), "    kubernetes.io/elb.autocreate: '{\"type\":\"inner\",\"name\":\"web\"}'\n",
 		"    kubernetes.io/elb.autocreate: '{\"type\":\"inner\",\"name\":\"web\"}'\n    kubernetes.io/elb.pass-through: \"true\"\n", 1)
-	if r.stdout != want {
-		t.Errorf("-o manifest: want the bundle with only the annotation added.\n--- got:\n%s\n--- want:\n%s", r.stdout, want)
+	if r.Stdout != want {
+		t.Errorf("-o manifest: want the bundle with only the annotation added.\n--- got:\n%s\n--- want:\n%s", r.Stdout, want)
 	}
 	// The same from stdin, as a dry run: exit 1 (a change is needed).
 	r = kubectl(t, env, string(in), "elbfix", "svc", "-f", "-", "--cluster-version", "v1.25.5-r0", "--dry-run")
 	wantCode(t, r, 1)
-	if !strings.Contains(r.stdout, `+    kubernetes.io/elb.pass-through: "true"`) {
+	if !strings.Contains(r.Stdout, `+    kubernetes.io/elb.pass-through: "true"`) {
 		t.Errorf("offline dry run lacks the diff:\n%s", r)
 	}
 	// Without a version, pass-through can't be proven supported: the policy fix instead.
 	r = kubectl(t, env, "", "elbfix", "svc", "-f", "testdata/offline-bundle.yaml", "-o", "patch")
 	wantCode(t, r, 0)
-	if strings.TrimSpace(r.stdout) != `{"spec":{"externalTrafficPolicy":"Cluster"}}` {
-		t.Errorf("offline without --cluster-version: patch %q", r.stdout)
+	if strings.TrimSpace(r.Stdout) != `{"spec":{"externalTrafficPolicy":"Cluster"}}` {
+		t.Errorf("offline without --cluster-version: patch %q", r.Stdout)
 	}
 }
 
 func TestOfflineInvalidAnnotationIsAFinding(t *testing.T) {
 	r := kubectl(t, []string{"KUBECONFIG=/nonexistent"}, "", "elbfix", "svc", "-f", "testdata/invalid-autocreate.yaml", "-o", "json", "--dry-run", "--cluster-version", "v1.25.5")
-	if r.code != 0 && r.code != 1 {
+	if r.Code != 0 && r.Code != 1 {
 		t.Fatalf("want a plan (exit 0 or 1), got %s", r)
 	}
 	var doc plan.Plan
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, r)
 	}
 	if len(doc.Services) != 1 || !hasFinding(doc.Services[0].Findings, "annotation-invalid") {
-		t.Fatalf("want an annotation-invalid finding: %s", r.stdout)
+		t.Fatalf("want an annotation-invalid finding: %s", r.Stdout)
 	}
 }
 
@@ -456,11 +456,11 @@ func TestExternalDiff(t *testing.T) {
 	r := kubectl(t, []string{"KUBECTL_EXTERNAL_DIFF=diff -r -u"}, "", "elbfix", "svc", "nginx", "-n", ns, "--dry-run")
 	wantCode(t, r, 1)
 	for _, want := range []string{"diff -r -u ", "/LIVE-", "/MERGED-", "v1.Service." + ns + ".nginx", `+    kubernetes.io/elb.pass-through: "true"`} {
-		if !strings.Contains(r.stdout, want) {
+		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("external diff output lacks %q:\n%s", want, r)
 		}
 	}
-	if strings.Contains(r.stdout, "\x1b[") {
+	if strings.Contains(r.Stdout, "\x1b[") {
 		t.Error("colour codes in output that is not a terminal")
 	}
 }

@@ -164,22 +164,22 @@ func TestSharedELBGroup(t *testing.T) {
 	r := elbfix(t, append([]string{"svc", "front", "-n", nsA, "-o", "json", "--dry-run"}, ipvsFacts...)...)
 	wantCode(t, r, 1)
 	var doc plan.Plan
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
 		t.Fatal(err)
 	}
 	fix := doc.Services[0].Fix
 	if fix == nil || fix.Strategy != "pass-through" || len(fix.AlsoPatch) != 2 {
-		t.Fatalf("want pass-through with alsoPatch for the 2 other Services of the ELB: %s", r.stdout)
+		t.Fatalf("want pass-through with alsoPatch for the 2 other Services of the ELB: %s", r.Stdout)
 	}
 	// In iptables mode the rule does not apply: no alsoPatch.
 	r = elbfix(t, "svc", "front", "-n", nsA, "-o", "json", "--dry-run", "--proxy-mode", "iptables", "--network-model", "tunnel")
 	wantCode(t, r, 1)
 	var ipt plan.Plan
-	if err := json.Unmarshal([]byte(r.stdout), &ipt); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &ipt); err != nil {
 		t.Fatal(err)
 	}
 	if f := ipt.Services[0].Fix; f == nil || len(f.AlsoPatch) != 0 || !strings.Contains(f.Reason, "does not apply") {
-		t.Errorf("iptables: want no alsoPatch and a note that the rule does not apply: %s", r.stdout)
+		t.Errorf("iptables: want no alsoPatch and a note that the rule does not apply: %s", r.Stdout)
 	}
 
 	// Refused in the server dry run: nothing at all is written.
@@ -187,7 +187,7 @@ func TestSharedELBGroup(t *testing.T) {
 	r = elbfix(t, append([]string{"svc", "front", "-n", nsA}, ipvsFacts...)...)
 	wantCode(t, r, 2)
 	wantOneLineError(t, r, "service "+nsB+"/refuse-api")
-	if !strings.Contains(r.stderr, "changes to this Service are refused") {
+	if !strings.Contains(r.Stderr, "changes to this Service are refused") {
 		t.Errorf("the webhook's message must be shown verbatim: %s", r)
 	}
 	for _, s := range [][2]string{{nsA, "front"}, {nsA, "back"}, {nsB, "refuse-api"}} {
@@ -202,7 +202,7 @@ func TestSharedELBGroup(t *testing.T) {
 	wantCode(t, r, 2)
 	wantOneLineError(t, r, "already patched before this failure: "+nsA+"/front, "+nsA+"/back;")
 	revert := `kubectl patch service back -n ` + nsA + ` --type strategic -p '{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":null}}}'`
-	if !strings.Contains(r.stderr, revert) {
+	if !strings.Contains(r.Stderr, revert) {
 		t.Errorf("the error must give the command that reverts each patched Service (%s):\n%s", revert, r)
 	}
 	// The revert command works as given.
@@ -239,7 +239,7 @@ func TestWebhookRefusalFallsBack(t *testing.T) {
 	createService(t, elbService(ns, "refuse-annotations", "", "", "192.168.10.60"))
 	r := elbfix(t, append([]string{"svc", "refuse-annotations", "-n", ns}, ipvsFacts...)...)
 	wantCode(t, r, 0)
-	if !strings.Contains(r.stdout, "annotation kubernetes.io/elb.pass-through cannot be changed") {
+	if !strings.Contains(r.Stdout, "annotation kubernetes.io/elb.pass-through cannot be changed") {
 		t.Errorf("the fallback must quote the server's refusal:\n%s", r)
 	}
 	svc := getService(t, ns, "refuse-annotations")

@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/test/cluster"
+	"github.com/kubectl-elbfix/kubectl-elbfix/test/internal/cmdtest"
 )
 
 const (
@@ -310,9 +311,9 @@ func validate(t *testing.T, tools krewBins, file, wantErr string) {
 	}
 	r := run(t, nil, tools.validate, "-manifest", copied, "-skip-install")
 	switch {
-	case wantErr == "" && r.code != 0:
+	case wantErr == "" && r.Code != 0:
 		t.Fatalf("validate-krew-manifest refuses %s:\n%s", file, r)
-	case wantErr != "" && (r.code == 0 || !strings.Contains(r.stderr, wantErr)):
+	case wantErr != "" && (r.Code == 0 || !strings.Contains(r.Stderr, wantErr)):
 		t.Fatalf("validate-krew-manifest should refuse %s with %q:\n%s", file, wantErr, r)
 	}
 }
@@ -362,11 +363,11 @@ func TestKrewInstall(t *testing.T) {
 	}
 	want := func(t *testing.T, r result, code int, stdout ...string) {
 		t.Helper()
-		if r.code != code {
+		if r.Code != code {
 			t.Fatalf("want exit %d:\n%s", code, r)
 		}
 		for _, s := range stdout {
-			if !strings.Contains(r.stdout, s) {
+			if !strings.Contains(r.Stdout, s) {
 				t.Fatalf("stdout lacks %q:\n%s", s, r)
 			}
 		}
@@ -385,7 +386,7 @@ func TestKrewInstall(t *testing.T) {
 			// holding our manifest, as krew-index would, stands in for GitHub's.
 			r := kubectl(t, "krew", "update")
 			want(t, r, 0)
-			if !strings.Contains(r.stderr, "Updated the local copy of plugin index") {
+			if !strings.Contains(r.Stderr, "Updated the local copy of plugin index") {
 				t.Errorf("krew update did not update the index:\n%s", r)
 			}
 			want(t, kubectl(t, "krew", "search", pluginName), 0, pluginName, d.manifest.Spec.ShortDescription)
@@ -395,7 +396,7 @@ func TestKrewInstall(t *testing.T) {
 			r := kubectl(t, "krew", "install", "--manifest="+filepath.Join(d.dir, "krew.yaml"), "--archive="+archive)
 			want(t, r, 0)
 			for _, s := range []string{"Installed plugin: " + pluginName, shim} {
-				if !strings.Contains(r.stderr, s) {
+				if !strings.Contains(r.Stderr, s) {
 					t.Errorf("install output lacks %q:\n%s", s, r)
 				}
 			}
@@ -432,7 +433,7 @@ func TestKrewInstall(t *testing.T) {
 			r := kubectl(t, pluginName, "version", "-o", "json")
 			want(t, r, 0)
 			var v struct{ Version, Commit, GoVersion, Platform string }
-			if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+			if err := json.Unmarshal([]byte(r.Stdout), &v); err != nil {
 				t.Fatalf("version -o json: %v\n%s", err, r)
 			}
 			if v.Version != version || v.Platform != runtime.GOOS+"/"+runtime.GOARCH || !strings.HasPrefix(v.GoVersion, "go") || v.Commit == "" {
@@ -453,7 +454,7 @@ func TestKrewInstall(t *testing.T) {
 			// Without the shim kubectl has no way to ask the plugin.
 			r := kubectl(t, "__complete", pluginName, "svc", "--strategy", "")
 			want(t, r, 0)
-			if strings.Contains(r.stdout, "pass-through") {
+			if strings.Contains(r.Stdout, "pass-through") {
 				t.Fatalf("kubectl completed plugin flags without a shim on PATH:\n%s", r)
 			}
 			// What the caveats say: copy the shim from the install directory onto PATH.
@@ -466,7 +467,7 @@ func TestKrewInstall(t *testing.T) {
 			}
 			r = kubectl(t, "__complete", pluginName, "svc", "--strategy", "")
 			want(t, r, 0)
-			if got := completions(r.stdout); got != "auto pass-through cluster :4" {
+			if got := completions(r.Stdout); got != "auto pass-through cluster :4" {
 				t.Errorf("kubectl __complete elbfix svc --strategy '' = %q, want the strategies and :4 (no file completion)\n%s", got, r)
 			}
 			r = kubectl(t, "__complete", pluginName, "")
@@ -475,7 +476,7 @@ func TestKrewInstall(t *testing.T) {
 		{"uninstall", func(t *testing.T) {
 			r := kubectl(t, "krew", "uninstall", pluginName)
 			want(t, r, 0)
-			if !strings.Contains(r.stderr, "Uninstalled plugin: "+pluginName) {
+			if !strings.Contains(r.Stderr, "Uninstalled plugin: "+pluginName) {
 				t.Errorf("uninstall output lacks the plugin:\n%s", r)
 			}
 			for _, p := range []string{link, filepath.Join(krewRoot, "store", pluginName), filepath.Join(krewRoot, "receipts", pluginName+".yaml")} {
@@ -484,7 +485,7 @@ func TestKrewInstall(t *testing.T) {
 				}
 			}
 			r = kubectl(t, pluginName, "version")
-			if r.code == 0 {
+			if r.Code == 0 {
 				t.Errorf("kubectl still runs the plugin after uninstall:\n%s", r)
 			}
 		}},
@@ -597,14 +598,7 @@ func isExecutable(p string) bool {
 }
 
 // result is one command's outcome.
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\n--- stdout:\n%s--- stderr:\n%s", r.code, r.stdout, r.stderr)
-}
+type result = cmdtest.Result
 
 // run runs a command with env (nil: the test's environment) and no stdin, for at most two
 // minutes.
@@ -614,19 +608,7 @@ func run(t *testing.T, env []string, name string, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exitErr):
-		r.code = exitErr.ExitCode()
-	default:
-		t.Fatalf("running %s %v: %v", name, args, err)
-	}
-	return r
+	return cmdtest.Run(t, cmd, "")
 }
 
 // readArchive returns the regular files of a .tar.gz or .zip by name.
