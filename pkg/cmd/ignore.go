@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
@@ -10,22 +11,7 @@ import (
 // elbfix.io/ignore: "<finding-id>[,<finding-id>...]: <reason>".
 const ignoreAnnotation = "elbfix.io/ignore"
 
-// findingIDs are the stable finding ids of SPEC.md.
-var findingIDs = []string{
-	"incluster-elb-shortcut", "nodeport-local-unreachable", "dedicated-elb-hairpin",
-	"dnat-incluster-unreachable", "passthrough-unsupported-version", "passthrough-inconsistent-shared-elb",
-	"turbo-local-needs-hostnetwork", "annotation-invalid", "detection-incomplete",
-	"elb-member-quota-exceeded", "healthcheck-config", "opensource-ccm-dialect",
-}
-
-func knownFinding(id string) bool {
-	for _, f := range findingIDs {
-		if f == id {
-			return true
-		}
-	}
-	return false
-}
+func knownFinding(id string) bool { return slices.Contains(plan.FindingIDs, id) }
 
 // applyIgnores marks the findings the annotation or the --ignore flag ignore. An annotation
 // without a reason, or naming unknown ids, ignores nothing and is itself a finding.
@@ -52,10 +38,10 @@ func applyIgnores(sp *plan.ServicePlan, annotation string, flagIDs []string) {
 	}
 	switch {
 	case !ok || reason == "":
-		sp.Findings = append(sp.Findings, plan.Finding{ID: "annotation-invalid", Severity: plan.SeverityError,
+		sp.Findings = append(sp.Findings, plan.Finding{ID: plan.FindingAnnotationInvalid, Severity: plan.SeverityError,
 			Message: ignoreAnnotation + `: a reason is required ("<finding-id>[,...]: <reason>"); nothing is ignored`})
 	case len(bad) > 0:
-		sp.Findings = append(sp.Findings, plan.Finding{ID: "annotation-invalid", Severity: plan.SeverityError,
+		sp.Findings = append(sp.Findings, plan.Finding{ID: plan.FindingAnnotationInvalid, Severity: plan.SeverityError,
 			Message: ignoreAnnotation + ": unknown finding id " + strings.Join(bad, ", ") + "; nothing is ignored"})
 	default:
 		for _, id := range valid {

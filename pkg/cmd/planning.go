@@ -1,13 +1,9 @@
 package cmd
 
 import (
-	"context"
 	"encoding/json"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/matrix"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/patch"
@@ -68,43 +64,4 @@ func fromPlan(in plan.Input, sp plan.ServicePlan, ignore []string) (*planned, er
 		p.patch, p.result = pt, fixed
 	}
 	return p, nil
-}
-
-// countNodes reads the number of nodes with one small request: a LIST with limit=1 carries the
-// number of the others in remainingItemCount. 0 means unknown.
-func countNodes(ctx context.Context, client kubernetes.Interface) int {
-	list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 1})
-	if err != nil {
-		return 0
-	}
-	n := len(list.Items)
-	if list.RemainingItemCount != nil {
-		n += int(*list.RemainingItemCount)
-	}
-	return n
-}
-
-// endpointCount counts a Service's ready endpoint addresses (each once) from its EndpointSlices;
-// -1 when not readable.
-func endpointCount(ctx context.Context, client kubernetes.Interface, svc *corev1.Service) int {
-	list, err := client.DiscoveryV1().EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc.Name})
-	if err != nil {
-		return -1
-	}
-	return readyAddresses(list.Items)
-}
-
-func readyAddresses(slices []discoveryv1.EndpointSlice) int {
-	seen := map[string]bool{}
-	for _, sl := range slices {
-		for _, ep := range sl.Endpoints {
-			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-				continue
-			}
-			for _, a := range ep.Addresses {
-				seen[a] = true
-			}
-		}
-	}
-	return len(seen)
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -23,10 +22,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/pager"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
-	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/report"
 )
@@ -172,7 +169,7 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 	wg.Add(3)
 	go func() { defer wg.Done(); cluster, detectErr = detect.Detect(ctx, cfg, o.Overrides) }()
 	go func() { defer wg.Done(); svcs, svcErr = o.listServices(ctx, &scanned) }()
-	go func() { defer wg.Done(); events = o.serviceEvents(ctx) }()
+	go func() { defer wg.Done(); events = serviceEvents(ctx, o.client, o.namespace) }()
 	wg.Wait()
 	switch {
 	case detectErr != nil:
@@ -182,28 +179,13 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 		stop()
 		return svcErr
 	}
-	backends, err := o.backendPods(ctx, cluster, svcs)
-	if err != nil {
-		stop()
-		return err
-	}
-	groups := plan.GroupByELB(svcs)
-	nodes, endpoints := o.memberCounts(ctx, svcs)
+	r := reads{events: events, peers: plan.GroupByELB(svcs), elbCache: plan.NewELBCache()}
+	r.readFor(ctx, o.client, o.namespace, cluster, svcs)
 	// Each plan depends only on its own Service and the shared, read-only data above: plan them
 	// on every core.
 	all := make([]*planned, len(svcs))
-	parsed := plan.NewELBCache()
 	err = parallelEach(len(svcs), func(i int) error {
-		svc := svcs[i]
-		in := plan.Input{Cluster: cluster, Service: svc, Strategy: plan.StrategyAuto, BackendsHostNetwork: backends.hostNetwork(svc),
-			SameELB: groups[svc.Annotations[elb.AnnID]], Events: events[svc.Namespace+"/"+svc.Name], EndpointCount: -1, ELBCache: parsed}
-		if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
-			in.NodeCount = nodes
-			if endpoints != nil {
-				in.EndpointCount = endpoints[svc.Namespace+"/"+svc.Name]
-			}
-		}
-		p, err := planOne(in, o.Ignore)
+		p, err := planOne(r.input(cluster, svcs[i], plan.StrategyAuto), o.Ignore)
 		all[i] = p
 		return err
 	})
@@ -262,13 +244,10 @@ func (o *ScanOptions) progress(n *atomic.Int64) func() {
 
 // listServices reads every Service in pages of pageSize.
 func (o *ScanOptions) listServices(ctx context.Context, n *atomic.Int64) ([]*corev1.Service, error) {
-	api := o.client.CoreV1().Services(o.namespace)
 	var out []*corev1.Service
-	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-		return api.List(ctx, opts)
-	})
-	p.PageSize = pageSize
-	err := p.EachListItem(ctx, metav1.ListOptions{LabelSelector: o.Selector}, func(obj runtime.Object) error {
+	err := each(ctx, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return o.client.CoreV1().Services(o.namespace).List(ctx, opts)
+	}, metav1.ListOptions{LabelSelector: o.Selector}, func(obj runtime.Object) error {
 		out = append(out, obj.(*corev1.Service))
 		n.Add(1)
 		return nil
@@ -288,57 +267,6 @@ func (o *ScanOptions) listServices(ctx context.Context, n *atomic.Int64) ([]*cor
 		return nil, serverError(err, "listing services "+where)
 	}
 	return out, nil
-}
-
-// backendIndex answers whether a Service's backend pods use hostNetwork, from one pod list.
-type backendIndex map[string][]corev1.Pod // by namespace
-
-// backendPods reads pods only where a rule needs them (CCE Turbo, Local), in one list.
-func (o *ScanOptions) backendPods(ctx context.Context, cluster plan.Cluster, svcs []*corev1.Service) (backendIndex, error) {
-	if cluster.NetworkModel != plan.NetworkTurbo {
-		return nil, nil
-	}
-	needed := false
-	for _, s := range svcs {
-		needed = needed || s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && len(s.Spec.Selector) > 0
-	}
-	if !needed {
-		return nil, nil
-	}
-	idx := backendIndex{}
-	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-		return o.client.CoreV1().Pods(o.namespace).List(ctx, opts)
-	})
-	p.PageSize = pageSize
-	err := p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
-		pod := obj.(*corev1.Pod)
-		idx[pod.Namespace] = append(idx[pod.Namespace], *pod)
-		return nil
-	})
-	if err != nil {
-		// Not readable: the rule that needs pods says "unknown" rather than failing the scan.
-		return nil, nil
-	}
-	return idx, nil
-}
-
-func (idx backendIndex) hostNetwork(svc *corev1.Service) *bool {
-	if idx == nil || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal || len(svc.Spec.Selector) == 0 {
-		return nil
-	}
-	sel := labels.SelectorFromSet(svc.Spec.Selector)
-	found, all := false, true
-	for i := range idx[svc.Namespace] {
-		pod := &idx[svc.Namespace][i]
-		if sel.Matches(labels.Set(pod.Labels)) {
-			found = true
-			all = all && pod.Spec.HostNetwork
-		}
-	}
-	if !found {
-		return nil
-	}
-	return &all
 }
 
 func (o *ScanOptions) print(cluster plan.Cluster, all []*planned) error {
@@ -395,27 +323,16 @@ func orDash(s string) string {
 	return s
 }
 
-// worst is the rank of a plan's highest severity among findings not ignored (-1 for none).
+// worst is the rank (plan.SeverityRank) of a plan's highest severity among findings not
+// ignored; 0 for none.
 func worst(sp plan.ServicePlan) int {
-	r := -1
+	r := 0
 	for _, f := range sp.Findings {
-		if f.Ignored == "" && severityRank(f.Severity) > r {
-			r = severityRank(f.Severity)
+		if f.Ignored == "" {
+			r = max(r, plan.SeverityRank(f.Severity))
 		}
 	}
 	return r
-}
-
-func severityRank(s string) int {
-	switch s {
-	case plan.SeverityError:
-		return 2
-	case plan.SeverityWarning:
-		return 1
-	case plan.SeverityInfo:
-		return 0
-	}
-	return -1
 }
 
 // failing tells whether a finding not ignored is at or above the --fail-on severity.
@@ -424,65 +341,11 @@ func failing(all []*planned, failOn string) bool {
 		return false
 	}
 	for _, p := range all {
-		if worst(p.sp) >= severityRank(failOn) {
+		if worst(p.sp) >= plan.SeverityRank(failOn) {
 			return true
 		}
 	}
 	return false
-}
-
-// serviceEvents reads the Events about Services in one paged list, by namespace/name; nil when
-// they may not be read (the rule that needs them then stays silent).
-func (o *ScanOptions) serviceEvents(ctx context.Context) map[string][]corev1.Event {
-	out := map[string][]corev1.Event{}
-	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-		return o.client.CoreV1().Events(o.namespace).List(ctx, opts)
-	})
-	p.PageSize = pageSize
-	err := p.EachListItem(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Service"}, func(obj runtime.Object) error {
-		e := obj.(*corev1.Event)
-		key := e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name
-		out[key] = append(out[key], *e)
-		return nil
-	})
-	if err != nil {
-		return nil
-	}
-	return out
-}
-
-// memberCounts reads what the ELB member quota rules need, only when there are LoadBalancer
-// Services: the node count (one request) and every Service's ready endpoints (one paged list of
-// EndpointSlices). endpoints is nil when not readable.
-func (o *ScanOptions) memberCounts(ctx context.Context, svcs []*corev1.Service) (nodes int, endpoints map[string]int) {
-	any := false
-	for _, s := range svcs {
-		any = any || s.Spec.Type == corev1.ServiceTypeLoadBalancer
-	}
-	if !any {
-		return 0, nil
-	}
-	nodes = countNodes(ctx, o.client)
-	bySvc := map[string][]discoveryv1.EndpointSlice{}
-	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-		return o.client.DiscoveryV1().EndpointSlices(o.namespace).List(ctx, opts)
-	})
-	p.PageSize = pageSize
-	err := p.EachListItem(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName}, func(obj runtime.Object) error {
-		sl := obj.(*discoveryv1.EndpointSlice)
-		key := sl.Namespace + "/" + sl.Labels[discoveryv1.LabelServiceName]
-		bySvc[key] = append(bySvc[key], *sl)
-		return nil
-	})
-	if err != nil {
-		return nodes, nil
-	}
-	endpoints = map[string]int{}
-	for _, s := range svcs {
-		key := s.Namespace + "/" + s.Name
-		endpoints[key] = readyAddresses(bySvc[key])
-	}
-	return nodes, endpoints
 }
 
 // parallelEach runs f(0..n-1) on GOMAXPROCS goroutines and returns the first error.

@@ -75,7 +75,6 @@ type SvcOptions struct {
 	namespace string
 	client    kubernetes.Interface
 	color     bool
-	nodes     *int // cached node count; see nodeCount
 }
 
 // NewSvcOptions returns the defaults.
@@ -268,9 +267,11 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	}
 	// Plan everything first, and ask the server about every change, before writing anything: a
 	// refusal or a bad name must not leave half of the Services patched.
+	r := reads{events: serviceEvents(ctx, o.client, o.namespace), peers: peers}
+	r.readFor(ctx, o.client, o.namespace, cluster, svcs)
 	var all []*planned
 	for _, svc := range svcs {
-		p, err := o.plan(ctx, cluster, svc, peers)
+		p, err := o.plan(r.input(cluster, svc, o.Strategy))
 		if err != nil {
 			return err
 		}
@@ -463,41 +464,21 @@ func (o *SvcOptions) applyCompanion(ctx context.Context, sender patch.Sender, c 
 	}
 }
 
-// plan reads what the decision needs besides the Service and decides.
-func (o *SvcOptions) plan(ctx context.Context, cluster plan.Cluster, svc *corev1.Service, peers map[string][]*corev1.Service) (*planned, error) {
-	in := plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy,
-		BackendsHostNetwork: o.backendsHostNetwork(ctx, cluster, svc), Events: o.events(ctx, svc), EndpointCount: -1}
-	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
-		in.NodeCount = o.nodeCount(ctx)
-		in.EndpointCount = endpointCount(ctx, o.client, svc)
-	}
-	if id := svc.Annotations[elb.AnnID]; id != "" {
-		in.SameELB = peers[id]
-	}
+// plan decides for one Service and, for a client dry run, merges the patch locally.
+func (o *SvcOptions) plan(in plan.Input) (*planned, error) {
 	p, err := planOne(in, nil)
 	if err != nil {
 		return nil, err
 	}
 	if p.sp.Changed && o.DryRun == dryRunClient {
 		// The local result is the live object merged with the patch, exactly as the server would.
-		merged, err := mergeLocally(svc, p.patch)
+		merged, err := mergeLocally(in.Service, p.patch)
 		if err != nil {
 			return nil, err
 		}
 		p.result = merged
 	}
 	return p, nil
-}
-
-// events reads the Service's Events (quota errors from the ELB controller); nil when not readable.
-func (o *SvcOptions) events(ctx context.Context, svc *corev1.Service) []corev1.Event {
-	list, err := o.client.CoreV1().Events(svc.Namespace).List(ctx, metav1.ListOptions{
-		FieldSelector: "involvedObject.kind=Service,involvedObject.name=" + svc.Name,
-	})
-	if err != nil {
-		return nil
-	}
-	return list.Items
 }
 
 func mergeLocally(svc *corev1.Service, pt []byte) (*corev1.Service, error) {
@@ -514,23 +495,6 @@ func mergeLocally(svc *corev1.Service, pt []byte) (*corev1.Service, error) {
 		return nil, err
 	}
 	return merged, nil
-}
-
-// backendsHostNetwork tells whether the Service's backend pods use hostNetwork, read only where
-// a rule needs it (CCE Turbo with Local); nil when not needed or not readable.
-func (o *SvcOptions) backendsHostNetwork(ctx context.Context, cluster plan.Cluster, svc *corev1.Service) *bool {
-	if cluster.NetworkModel != plan.NetworkTurbo || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal || len(svc.Spec.Selector) == 0 {
-		return nil
-	}
-	pods, err := o.client.CoreV1().Pods(svc.Namespace).List(ctx, metav1.ListOptions{LabelSelector: metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector})})
-	if err != nil || len(pods.Items) == 0 {
-		return nil
-	}
-	all := true
-	for _, pod := range pods.Items {
-		all = all && pod.Spec.HostNetwork
-	}
-	return &all
 }
 
 // apply writes one fix: the server dry run already passed; send the patch with the
@@ -747,14 +711,4 @@ func objectYAML(svc *corev1.Service) ([]byte, error) {
 func validVersion(v string) error {
 	_, err := kubeversion.Parse(v)
 	return err
-}
-
-// nodeCount reads how many nodes the cluster has with one request (limit=1 and the list's
-// remainingItemCount); 0 when not readable. Read once per run.
-func (o *SvcOptions) nodeCount(ctx context.Context) int {
-	if o.nodes == nil {
-		n := countNodes(ctx, o.client)
-		o.nodes = &n
-	}
-	return *o.nodes
 }

@@ -30,6 +30,14 @@ const (
 	FindingOpenSourceCCMDialect            = "opensource-ccm-dialect"
 )
 
+// FindingIDs lists every finding id, in SPEC order.
+var FindingIDs = []string{
+	FindingInClusterELBShortcut, FindingNodePortLocalUnreachable, FindingDedicatedELBHairpin,
+	FindingDNATInClusterUnreachable, FindingPassThroughUnsupportedVersion, FindingPassThroughInconsistentSharedLB,
+	FindingTurboLocalNeedsHostNetwork, FindingAnnotationInvalid, FindingDetectionIncomplete,
+	FindingELBMemberQuotaExceeded, FindingHealthCheckConfig, FindingOpenSourceCCMDialect,
+}
+
 // PatchTypeStrategic is the patch type of every fix.
 const PatchTypeStrategic = "strategic"
 

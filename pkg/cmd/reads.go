@@ -1,0 +1,174 @@
+package cmd
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/pager"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+)
+
+// reads is what the decision needs besides each Service, read once per run for all of them
+// (svc and scan alike): a handful of LISTs whatever the number of Services. Anything that can't
+// be read stays nil or zero, and the rule that needs it says so rather than failing the run.
+type reads struct {
+	nodes     int                          // 0: unknown
+	endpoints map[string]int               // ready endpoint addresses by namespace/name; nil: unknown
+	events    map[string][]corev1.Event    // Events about Services, by namespace/name
+	backends  backendIndex                 // pods, only where a rule needs them
+	peers     map[string][]*corev1.Service // Services by kubernetes.io/elb.id
+	elbCache  *plan.ELBCache
+}
+
+// readFor reads the node count and the EndpointSlices (only when there are LoadBalancer
+// Services: the ELB member quota rules) and the pods (only on CCE Turbo with Local Services).
+func (r *reads) readFor(ctx context.Context, client kubernetes.Interface, namespace string, cluster plan.Cluster, svcs []*corev1.Service) {
+	lb, local := false, false
+	for _, s := range svcs {
+		lb = lb || s.Spec.Type == corev1.ServiceTypeLoadBalancer
+		local = local || s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && len(s.Spec.Selector) > 0
+	}
+	if lb {
+		r.nodes = countNodes(ctx, client)
+		r.endpoints = endpointCounts(ctx, client, namespace)
+	}
+	if local && cluster.NetworkModel == plan.NetworkTurbo {
+		r.backends = backendPods(ctx, client, namespace)
+	}
+}
+
+// input is the decision's input for one Service.
+func (r *reads) input(cluster plan.Cluster, svc *corev1.Service, strategy string) plan.Input {
+	key := svc.Namespace + "/" + svc.Name
+	in := plan.Input{Cluster: cluster, Service: svc, Strategy: strategy, BackendsHostNetwork: r.backends.hostNetwork(svc),
+		Events: r.events[key], EndpointCount: -1, ELBCache: r.elbCache}
+	if id := svc.Annotations[elb.AnnID]; id != "" {
+		in.SameELB = r.peers[id]
+	}
+	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
+		in.NodeCount = r.nodes
+		if r.endpoints != nil {
+			in.EndpointCount = r.endpoints[key]
+		}
+	}
+	return in
+}
+
+// each lists every object of a paged LIST (pages of pageSize).
+func each(ctx context.Context, list func(context.Context, metav1.ListOptions) (runtime.Object, error), opts metav1.ListOptions, f func(runtime.Object) error) error {
+	p := pager.New(list)
+	p.PageSize = pageSize
+	return p.EachListItem(ctx, opts, f)
+}
+
+// serviceEvents reads the Events about Services in namespace ("" for all) in one paged list, by
+// namespace/name; nil when they may not be read.
+func serviceEvents(ctx context.Context, client kubernetes.Interface, namespace string) map[string][]corev1.Event {
+	out := map[string][]corev1.Event{}
+	err := each(ctx, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return client.CoreV1().Events(namespace).List(ctx, opts)
+	}, metav1.ListOptions{FieldSelector: "involvedObject.kind=Service"}, func(obj runtime.Object) error {
+		e := obj.(*corev1.Event)
+		key := e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name
+		out[key] = append(out[key], *e)
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// endpointCounts counts every Service's ready endpoint addresses (each once) from one paged
+// list of EndpointSlices, by namespace/name; nil when they may not be read.
+func endpointCounts(ctx context.Context, client kubernetes.Interface, namespace string) map[string]int {
+	seen := map[string]map[string]bool{}
+	err := each(ctx, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return client.DiscoveryV1().EndpointSlices(namespace).List(ctx, opts)
+	}, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName}, func(obj runtime.Object) error {
+		sl := obj.(*discoveryv1.EndpointSlice)
+		key := sl.Namespace + "/" + sl.Labels[discoveryv1.LabelServiceName]
+		if seen[key] == nil {
+			seen[key] = map[string]bool{}
+		}
+		for _, ep := range sl.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			for _, a := range ep.Addresses {
+				seen[key][a] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]int, len(seen))
+	for key, addrs := range seen {
+		out[key] = len(addrs)
+	}
+	return out
+}
+
+// countNodes reads the number of nodes with one small request: a LIST with limit=1 carries the
+// number of the others in remainingItemCount. 0 means unknown.
+func countNodes(ctx context.Context, client kubernetes.Interface) int {
+	list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return 0
+	}
+	n := len(list.Items)
+	if list.RemainingItemCount != nil {
+		n += int(*list.RemainingItemCount)
+	}
+	return n
+}
+
+// backendIndex answers whether a Service's backend pods use hostNetwork, from one pod list.
+type backendIndex map[string][]corev1.Pod // by namespace
+
+// backendPods reads the pods of namespace ("" for all) in one paged list; nil when they may
+// not be read.
+func backendPods(ctx context.Context, client kubernetes.Interface, namespace string) backendIndex {
+	idx := backendIndex{}
+	err := each(ctx, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return client.CoreV1().Pods(namespace).List(ctx, opts)
+	}, metav1.ListOptions{}, func(obj runtime.Object) error {
+		pod := obj.(*corev1.Pod)
+		idx[pod.Namespace] = append(idx[pod.Namespace], *pod)
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	return idx
+}
+
+// hostNetwork tells whether every backend pod of a Local Service uses hostNetwork; nil when not
+// read or no backend pod is found.
+func (idx backendIndex) hostNetwork(svc *corev1.Service) *bool {
+	if idx == nil || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal || len(svc.Spec.Selector) == 0 {
+		return nil
+	}
+	sel := labels.SelectorFromSet(svc.Spec.Selector)
+	found, all := false, true
+	for i := range idx[svc.Namespace] {
+		pod := &idx[svc.Namespace][i]
+		if sel.Matches(labels.Set(pod.Labels)) {
+			found = true
+			all = all && pod.Spec.HostNetwork
+		}
+	}
+	if !found {
+		return nil
+	}
+	return &all
+}
