@@ -117,9 +117,7 @@ func TestDetect(t *testing.T) {
 }
 
 func TestDetectErrors(t *testing.T) {
-	dir := t.TempDir()
-	badToken := writeKubeconfig(t, dir, "bad-token", kc.Server, "not-a-valid-token")
-	unreachable := writeKubeconfig(t, dir, "unreachable", "https://127.0.0.1:1", kc.AdminToken)
+	badToken, unreachable := brokenKubeconfigs(t)
 	for _, tc := range []struct {
 		name     string
 		env      []string

@@ -285,9 +285,7 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(notYAML, []byte("kind: [Service\n\tthis is: not yaml: at all\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	badToken := writeKubeconfig(t, dir, "bad-token", kc.Server, "not-a-valid-token")
-	unreachable := writeKubeconfig(t, dir, "unreachable", "https://127.0.0.1:1", kc.AdminToken)
+	badToken, unreachable := brokenKubeconfigs(t)
 	for _, tc := range []struct {
 		name     string
 		env      []string
@@ -322,6 +320,15 @@ func TestBadInput(t *testing.T) {
 	if got := getService(t, ns, "nginx").Annotations["kubernetes.io/elb.pass-through"]; got != "" {
 		t.Errorf("a failed run wrote pass-through=%q", got)
 	}
+}
+
+// brokenKubeconfigs returns two kubeconfigs that must fail: one whose token the server rejects,
+// one whose server nothing listens on.
+func brokenKubeconfigs(t *testing.T) (badToken, unreachable string) {
+	t.Helper()
+	dir := t.TempDir()
+	return writeKubeconfig(t, dir, "bad-token", kc.Server, "not-a-valid-token"),
+		writeKubeconfig(t, dir, "unreachable", "https://127.0.0.1:1", kc.AdminToken)
 }
 
 func writeKubeconfig(t *testing.T, dir, name, server, token string) string {
