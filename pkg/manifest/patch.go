@@ -207,27 +207,13 @@ func (w *walker) merge(m, p *yaml.Node, path string, flow bool, parent *yaml.Nod
 				continue // deleting keys of a mapping that is not there
 			}
 			nv := w.build(pv, nil, w.valueFlow(m, cur, flow))
-			if cur != nil {
-				w.note(w.ed.replace(m, idx, nv))
-				m.Content[idx+1] = nv
-			} else {
-				nk := w.key(key, flow || m.Style&yaml.FlowStyle != 0)
-				w.note(w.ed.add(m, nk, nv))
-				m.Content = append(m.Content, nk, nv)
-			}
+			w.set(m, idx, cur, key, nv, flow)
 		default: // scalar
 			if cur != nil && sameScalar(cur, pv) {
 				continue
 			}
 			nv := w.build(pv, cur, w.valueFlow(m, cur, flow))
-			if cur != nil {
-				w.note(w.ed.replace(m, idx, nv))
-				m.Content[idx+1] = nv
-			} else {
-				nk := w.key(key, flow || m.Style&yaml.FlowStyle != 0)
-				w.note(w.ed.add(m, nk, nv))
-				m.Content = append(m.Content, nk, nv)
-			}
+			w.set(m, idx, cur, key, nv, flow)
 		}
 		w.changed = true
 	}
@@ -235,6 +221,19 @@ func (w *walker) merge(m, p *yaml.Node, path string, flow bool, parent *yaml.Nod
 		w.note(w.ed.emptied(parent, pi))
 	}
 	return nil
+}
+
+// set puts value nv under key in mapping m: in place of the current value cur (at m.Content[idx+1])
+// or, when there is none, as a new key at the end of the mapping; the text edit follows the tree.
+func (w *walker) set(m *yaml.Node, idx int, cur *yaml.Node, key string, nv *yaml.Node, flow bool) {
+	if cur != nil {
+		w.note(w.ed.replace(m, idx, nv))
+		m.Content[idx+1] = nv
+		return
+	}
+	nk := w.key(key, flow || m.Style&yaml.FlowStyle != 0)
+	w.note(w.ed.add(m, nk, nv))
+	m.Content = append(m.Content, nk, nv)
 }
 
 func (w *walker) note(ok bool) {
