@@ -10,9 +10,6 @@ import (
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
 
-// matrixData is the embedded vendor access matrix (its loading is tested in pkg/matrix).
-var matrixData = matrix.MustDefault()
-
 // planned is one Service's plan with what the output needs.
 type planned struct {
 	sp     plan.ServicePlan
@@ -38,7 +35,7 @@ type companion struct {
 // ignore lists finding ids to ignore for this run (--ignore), besides the Service's own
 // elbfix.io/ignore annotation.
 func planOne(in plan.Input, ignore []string) (*planned, error) {
-	sp, err := plan.Decide(in, matrixData)
+	sp, err := plan.Decide(in, matrix.MustDefault()) // loaded once, on first use
 	if err != nil {
 		return nil, err
 	}
