@@ -123,17 +123,19 @@ func ExplainHealthCheck(svc *corev1.Service) string {
 	head("How the ELB's TCP health check works")
 	para("The ELB checks every member of a listener's pool on the member's health port: on CCE " +
 		"Standard the members are nodes, and the port is node-IP:NodePort of the checked Service " +
-		"port (or monitor_port when set); on CCE Turbo with a dedicated ELB the members are pods. A " +
-		"TCP check is a bare handshake: the ELB sends SYN to node-IP:health-port; a SYN-ACK back " +
-		"means healthy, and the ELB then resets the connection with an RST instead of closing it. " +
-		"No answer within timeout seconds counts as a failure; after max_retries failures in a row " +
-		"the member gets no new traffic until it passes again. The checks come from the ELB's " +
-		"health check range, 100.125.0.0/16.")
+		"port (or monitor_port when set); on CCE Turbo with a dedicated ELB the members are pods.")
+	para("A TCP check, as the vendor's ELB documentation describes it: the ELB sends SYN to the " +
+		"member's IP and health check port. If a SYN-ACK comes back within timeout seconds, the ELB " +
+		"sends ACK, so the handshake completes and the server accepts a connection; the ELB marks " +
+		"the check passed, then sends RST to drop that connection. If no SYN-ACK comes back in " +
+		"time, the check fails, and the ELB sends RST too. After max_retries failures in a row the " +
+		"member gets no new traffic until it passes again. The checks come from the ELB's health " +
+		"check range, 100.125.0.0/16.")
 	head("Why Java servers log \"Connection reset by peer\"")
-	para("A server built on Java NIO (Netty, Tomcat, Jetty, Undertow, ...) sees the checker's " +
-		"connection end with the ELB's RST instead of a normal close and logs " +
-		"java.io.IOException: Connection reset by peer, once for every check: every member, every " +
-		"delay seconds. It is harmless: it is the check succeeding. Two remedies:")
+	para("A server built on Java NIO (Netty, Tomcat, Jetty, Undertow, ...) accepts the checker's " +
+		"connection (the handshake completed), sees it end with the ELB's RST instead of a normal " +
+		"close, and logs java.io.IOException: Connection reset by peer, once for every check: every " +
+		"member, every delay seconds. It is harmless: it is the check succeeding. Two remedies:")
 	item("  1. ", "     ", "Use an HTTP check: the ELB sends a real request to a path and reads the status "+
 		"code, so the application sees complete requests. For example "+
 		elb.AnnHealthCheckOption+": '{\"protocol\":\"HTTP\",\"path\":\"/healthz\",\"delay\":\"5\",\"timeout\":\"10\",\"max_retries\":\"3\"}' "+

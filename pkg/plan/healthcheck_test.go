@@ -10,7 +10,9 @@ import (
 
 func TestExplainHealthCheck(t *testing.T) {
 	general := []string{
-		"the ELB sends SYN to node-IP:health-port; a SYN-ACK back means healthy, and the ELB then resets the connection with an RST",
+		"as the vendor's ELB documentation describes it: the ELB sends SYN to the member's IP and health check port",
+		"If a SYN-ACK comes back within timeout seconds, the ELB sends ACK, so the handshake completes and the server accepts a connection; the ELB marks the check passed, then sends RST",
+		"If no SYN-ACK comes back in time, the check fails, and the ELB sends RST too",
 		"java.io.IOException: Connection reset by peer", "harmless",
 		"Use an HTTP check", "filter the ELB's health check source range, 100.125.0.0/16",
 	}
@@ -77,6 +79,40 @@ func TestExplainHealthCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExplainHealthCheckHandshake: the TCP check is told in the order it happens (SYN, SYN-ACK,
+// ACK, RST: each first mentioned after the one before), and the RST after a failed check is told
+// too (domain §7).
+func TestExplainHealthCheckHandshake(t *testing.T) {
+	got := ExplainHealthCheck(nil)
+	first := map[string]int{}
+	for i, w := range strings.Fields(got) {
+		w = strings.Trim(w, ".,;:()\"'")
+		if _, ok := first[w]; !ok {
+			first[w] = i
+		}
+	}
+	prev, prevWord := -1, ""
+	for _, w := range []string{"SYN", "SYN-ACK", "ACK", "RST"} {
+		i, ok := first[w]
+		if !ok {
+			t.Errorf("no %s in:\n%s", w, got)
+			continue
+		}
+		if i <= prev {
+			t.Errorf("%s (word %d) is first mentioned before %s (word %d):\n%s", w, i, prevWord, prev, got)
+		}
+		prev, prevWord = i, w
+	}
+	flat := strings.Join(strings.Fields(got), " ")
+	failed := strings.Index(flat, "the check fails")
+	if failed < 0 || !strings.Contains(flat[failed:], "sends RST too") {
+		t.Errorf("the RST after a failed check is not told:\n%s", got)
+	}
+	if !strings.Contains(flat, "vendor's ELB documentation") {
+		t.Errorf("the source is not named:\n%s", got)
 	}
 }
 
