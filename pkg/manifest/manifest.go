@@ -5,9 +5,10 @@
 // Reading. YAML streams are cut at their "---" and "..." lines; every piece is parsed by yaml.v3
 // (empty and comment-only documents are kept as text but hold no object). A file (or a document)
 // that is JSON is read as JSON. Objects must be mappings with apiVersion and kind; the items of a
-// List are objects too. Services are decoded as kubectl reads manifests (YAML 1.1 to JSON by
-// sigs.k8s.io/yaml, then encoding/json, unknown fields ignored), so what the API server would
-// refuse, such as an unquoted on/yes annotation value or port: "abc", is an error here.
+// List are objects too. Services and Events are decoded as kubectl reads manifests (YAML 1.1 to
+// JSON by sigs.k8s.io/yaml, then encoding/json, unknown fields ignored), so what the API server
+// would refuse, such as an unquoted on/yes annotation value or port: "abc", is an error here.
+// Events are only read (what they say about Services, e.g. ELB quota errors), never patched.
 //
 // Formatting. A document that no patch changed is written back byte for byte. A changed document
 // is edited as text, guided by the yaml.v3 node tree: a changed scalar is replaced where it stands
@@ -45,8 +46,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// DefaultNamespace is the namespace given to a Service whose manifest names none, unless the
-// caller passes another one.
+// DefaultNamespace is the namespace given to a Service or Event whose manifest names none,
+// unless the caller passes another one.
 const DefaultNamespace = "default"
 
 // IsStdin reports whether path names standard input ("-"), as in kubectl -f -.
@@ -60,6 +61,7 @@ type Set struct {
 	Files     []*File
 	namespace string
 	services  []*ServiceRef
+	events    []*corev1.Event // the v1 Events, as decoded (namespaces not defaulted)
 }
 
 // File is one file read (or standard input), with its documents in order.
@@ -134,7 +136,7 @@ type ServiceRef struct {
 
 // Read reads the manifests at path: a file, a directory (its *.yaml, *.yml and *.json files in
 // name order, not recursing, as kubectl apply -f DIR), or "-" for stdin. Each document must be a
-// mapping with apiVersion and kind; every v1 Service (also inside a List) is decoded. namespace,
+// mapping with apiVersion and kind; every v1 Service and v1 Event (also inside a List) is decoded. namespace,
 // when given and not empty, is the namespace of Services whose manifest names none (default
 // "default"). Errors are one line naming the file and document.
 func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
@@ -210,6 +212,25 @@ func fileError(path string, err error) error {
 // Services lists the v1 Services of every file, in order (Services inside a List in item order).
 func (s *Set) Services() []*ServiceRef { return s.services }
 
+// Events lists the v1 Events of every file, in order (Events inside a List in item order), for
+// reading only: they are never patched or written back, and each call returns fresh copies. An
+// Event whose manifest names no namespace gets the Set's default namespace (as Services do), and
+// an empty involvedObject.namespace becomes the Event's namespace.
+func (s *Set) Events() []corev1.Event {
+	out := make([]corev1.Event, 0, len(s.events))
+	for _, e := range s.events {
+		ev := *e.DeepCopy()
+		if ev.Namespace == "" {
+			ev.Namespace = s.namespace
+		}
+		if ev.InvolvedObject.Namespace == "" {
+			ev.InvolvedObject.Namespace = ev.Namespace
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
 // Objects lists every object of every file, in order (the items of a List in place of the List).
 func (s *Set) Objects() []*Object {
 	var out []*Object
@@ -230,11 +251,11 @@ func (s *Set) Docs() []*Doc {
 	return out
 }
 
-// Namespace is the namespace given to Services that name none.
+// Namespace is the namespace given to Services and Events that name none.
 func (s *Set) Namespace() string { return s.namespace }
 
-// SetDefaultNamespace changes the namespace of the decoded Services whose manifest names none
-// (the manifests are not changed). An empty ns means "default".
+// SetDefaultNamespace changes the namespace of the decoded Services (and of the Events listed by
+// Events) whose manifest names none (the manifests are not changed). An empty ns means "default".
 func (s *Set) SetDefaultNamespace(ns string) {
 	if ns == "" {
 		ns = DefaultNamespace

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -313,6 +314,8 @@ func TestReadErrors(t *testing.T) {
 		{"service type error", "-", svc + "spec:\n  ports:\n  - port: \"abc\"\n", "stdin: document 1: Service ok: invalid Service: json: cannot unmarshal string into Go struct field ServicePort.spec.ports.port of type int32"},
 		{"service yaml 1.1 bool annotation", "-", svc + "  annotations:\n    kubernetes.io/elb.health-check-flag: on\n", "stdin: document 1: Service ok: invalid Service: json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.annotations of type string (quote the value)"},
 		{"service in list type error", "-", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: s}\n  spec: {ports: [{port: x}]}\n", "stdin: document 1: items[0]: Service s: invalid Service: json: cannot unmarshal string"},
+		{"event type error", "-", "apiVersion: v1\nkind: Event\nmetadata:\n  name: e\n  namespace: shop\ncount: many\n", "stdin: document 1: Event shop/e: invalid Event: json: cannot unmarshal string into Go struct field Event.count of type int32"},
+		{"event in list type error", "-", "apiVersion: v1\nkind: List\nitems:\n- " + strings.ReplaceAll(strings.TrimSuffix(svc, "\n"), "\n", "\n  ") + "\n- apiVersion: v1\n  kind: Event\n  metadata: {name: e}\n  involvedObject: {name: [web]}\n", "stdin: document 1: items[1]: Event e: invalid Event: json: cannot unmarshal array into Go struct field ObjectReference.involvedObject.name of type string"},
 		{"binary", "-", "\x00\x01\x02\xff", "stdin: document 1 (line 1): yaml: "},
 		{"invalid utf8", "-", "apiVersion: v1\nkind: \xff\n", "stdin: document 1 (line 1): yaml: invalid"},
 		{"tab indentation", "-", "apiVersion: v1\nkind: Service\nmetadata:\n\tname: x\n", "stdin: document 1: yaml: line 4: found character that cannot start any token"},
@@ -473,5 +476,89 @@ func TestNestedInsertions(t *testing.T) {
 	want = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations:   # c\n    b: \"2\"\n  labels:\n    app: s\n"
 	if got := writeString(t, set); got != want {
 		t.Errorf("got\n%s", lineDiff(want, got))
+	}
+}
+
+// v1 Events are read from manifests (also inside a List) for what they say about Services: their
+// namespaces defaulted as Services' are, never changed or written differently.
+func TestReadEvents(t *testing.T) {
+	set, err := Read("testdata/examples/event-member-quota.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := set.Events()
+	if len(evs) != 1 || len(set.Services()) != 0 {
+		t.Fatalf("%d events, %d services; want 1 and 0", len(evs), len(set.Services()))
+	}
+	e := evs[0]
+	inv := e.InvolvedObject
+	if e.Name != "nginx.quota-example" || e.Namespace != "default" || e.Reason != "UpdateLoadBalancerFailed" ||
+		e.Type != corev1.EventTypeWarning || e.Count != 12 || e.Source.Component != "hws-cloudprovider" ||
+		inv.APIVersion != "v1" || inv.Kind != "Service" || inv.Name != "nginx" || inv.Namespace != "default" ||
+		!strings.Contains(e.Message, `"Quota exceeded for resources: members_per_pool","error_code":"ELB.8905"`) {
+		t.Errorf("event: %+v", e)
+	}
+
+	const list = `apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: web}
+- apiVersion: v1
+  kind: Event
+  metadata: {name: web.1}
+  involvedObject: {kind: Service, name: web}
+  message: first
+- apiVersion: events.k8s.io/v1
+  kind: Event
+  metadata: {name: web.2}
+  note: not a core v1 Event
+- apiVersion: v1
+  kind: Event
+  metadata: {name: web.3, namespace: shop}
+  involvedObject: {kind: Service, name: web}
+  series: {count: 3}
+- apiVersion: v1
+  kind: Event
+  metadata: {name: web.4, namespace: shop}
+  involvedObject: {kind: Service, name: web, namespace: other}
+`
+	set, err = Read("-", strings.NewReader(list), "team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ns struct{ name, ns, involved string }
+	var got []ns
+	for _, e := range set.Events() {
+		got = append(got, ns{e.Name, e.Namespace, e.InvolvedObject.Namespace})
+	}
+	want := []ns{{"web.1", "team", "team"}, {"web.3", "shop", "shop"}, {"web.4", "shop", "other"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("events (name, namespace, involvedObject.namespace):\n  %v\nwant\n  %v", got, want)
+	}
+	if evs := set.Events(); evs[0].Message != "first" || evs[1].Series == nil || evs[1].Series.Count != 3 {
+		t.Errorf("decoded: %+v", evs)
+	}
+	set.SetDefaultNamespace("later")
+	if e := set.Events()[0]; e.Namespace != "later" || e.InvolvedObject.Namespace != "later" {
+		t.Errorf("after SetDefaultNamespace: %q %q", e.Namespace, e.InvolvedObject.Namespace)
+	}
+	// What a caller does to the Events it got changes neither the Set nor the manifest.
+	evs = set.Events()
+	evs[0].Message, evs[1].Series.Count = "changed", 99
+	if again := set.Events(); again[0].Message != "first" || again[1].Series.Count != 3 {
+		t.Errorf("Events returned the stored Events: message %q, series count %d", again[0].Message, again[1].Series.Count)
+	}
+	// Patching the Service leaves the Events' text as it was.
+	if err := set.Services()[0].ApplyPatch([]byte(cluster)); err != nil {
+		t.Fatal(err)
+	}
+	out := writeString(t, set)
+	if want := strings.Replace(list, "  metadata: {name: web}\n", "  metadata: {name: web}\n  spec:\n    externalTrafficPolicy: Cluster\n", 1); out != want {
+		t.Errorf("written:\n%s", lineDiff(want, out))
+	}
+	if len(set.Events()) != 3 {
+		t.Errorf("after a patch: %d events", len(set.Events()))
 	}
 }

@@ -36,6 +36,14 @@ func (s *Set) add(name string, data []byte) error {
 	}
 	for _, d := range f.Docs {
 		for _, o := range d.Objects() {
+			if o.APIVersion == "v1" && o.Kind == "Event" {
+				ev, err := d.decodeEvent(o.Item)
+				if err != nil {
+					return fmt.Errorf("%s: %v", o, err)
+				}
+				s.events = append(s.events, ev)
+				continue
+			}
 			if o.APIVersion != "v1" || o.Kind != "Service" {
 				continue
 			}
@@ -502,6 +510,16 @@ func (d *Doc) decodeService(item int) (*corev1.Service, error) {
 		svc.Namespace = d.set.namespace
 	}
 	return svc, nil
+}
+
+// decodeEvent decodes the Event at item (-1: the document) as written: Set.Events defaults its
+// namespaces.
+func (d *Doc) decodeEvent(item int) (*corev1.Event, error) {
+	ev := &corev1.Event{}
+	if err := d.decodeItem(item, ev); err != nil {
+		return nil, fmt.Errorf("invalid Event: %v", err)
+	}
+	return ev, nil
 }
 
 // decodeItem decodes the document (item -1) or one of its items into v, the way kubectl reads
