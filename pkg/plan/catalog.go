@@ -1,0 +1,46 @@
+package plan
+
+// CatalogEntry describes one finding id once: its id, its severity as documented (a rule when it varies), when it fires, and the remedy.
+type CatalogEntry struct{ ID, Severity, When, Remedy string }
+
+// Catalog lists every finding id in SPEC order (the ids are exactly the Finding* constants).
+// The README's finding table holds the same rows, cell for cell (catalog_test.go checks it).
+// The text is plain (no Markdown) so that it can be printed as it is.
+var Catalog = []CatalogEntry{
+	{ID: FindingInClusterELBShortcut, Severity: SeverityError,
+		When:   "Local policy with pass-through off: kube-proxy short-cuts the ELB address and some in-cluster clients fail (vendor table, derived for LoadBalancer Services)",
+		Remedy: "use the ClusterIP or the DNS name NAME.NAMESPACE.svc inside the cluster; or pass-through (auto picks it when allowed); or externalTrafficPolicy: Cluster"},
+	{ID: FindingNodePortLocalUnreachable, Severity: SeverityWarning,
+		When:   "Local policy on a Service with NodePorts: from inside the cluster, the NodePort of a node without a backend fails for most clients, and in the VPC network model so does a backend node's NodePort for the other pods on that node",
+		Remedy: "use the ClusterIP or the DNS name NAME.NAMESPACE.svc inside the cluster, or externalTrafficPolicy: Cluster"},
+	{ID: FindingDedicatedELBHairpin, Severity: SeverityError,
+		When:   "dedicated ELB (or a shared ELB keeping client IPs) on CCE Standard, with Local policy or pass-through on: clients on a backend's node fail through the ELB; pass-through does not help",
+		Remedy: "externalTrafficPolicy: Cluster when pass-through ends up off (absent or onlyLocal); with pass-through \"true\" no patch is known to clear it: use the DNS name NAME.NAMESPACE.svc inside the cluster"},
+	{ID: FindingDNATInClusterUnreachable, Severity: SeverityError,
+		When:   "DNAT gateway Service with Local policy: no in-cluster client reaches the DNAT address",
+		Remedy: "externalTrafficPolicy: Cluster, or the ClusterIP or DNS name NAME.NAMESPACE.svc inside the cluster"},
+	{ID: FindingPassThroughUnsupportedVersion, Severity: "error (warning on v1.16\u2013v1.18)",
+		When:   "pass-through set or wanted on a cluster older than v1.19 (not supported at all on v1.15 and older)",
+		Remedy: "upgrade the cluster to v1.19 or later, or do without pass-through: externalTrafficPolicy: Cluster (CCE's webhook may refuse removing an existing annotation)"},
+	{ID: FindingPassThroughInconsistentSharedLB, Severity: SeverityError,
+		When:   "IPVS (or proxy mode unknown): Services on one elb.id disagree on pass-through",
+		Remedy: "set the same pass-through on every Service of the ELB (a pass-through fix sets \"true\" on all of them: alsoPatch)"},
+	{ID: FindingTurboLocalNeedsHostNetwork, Severity: SeverityError,
+		When:   "CCE Turbo, Local policy, backends not on hostNetwork (or not known to be)",
+		Remedy: "externalTrafficPolicy: Cluster, or hostNetwork backends"},
+	{ID: FindingAnnotationInvalid, Severity: SeverityError,
+		When:   "a kubernetes.io/elb.* annotation does not parse, or an elbfix.io/ignore annotation has no reason or names an unknown finding id",
+		Remedy: "fix the annotation's value (the message quotes the parser, or names what is missing or unknown)"},
+	{ID: FindingDetectionIncomplete, Severity: SeverityInfo,
+		When:   "network model or proxy mode unknown for a Local Service; the verdict covers every possibility",
+		Remedy: "pass --network-model / --proxy-mode"},
+	{ID: FindingELBMemberQuotaExceeded, Severity: SeverityWarning,
+		When:   "recent events with members_per_pool quota errors (ELB.8905), or a listener's pool at the default quota of 500 members now or after the fix",
+		Remedy: "correct the health check's protocol and port, and raise the members_per_pool quota"},
+	{ID: FindingHealthCheckConfig, Severity: SeverityWarning,
+		When:   "health check annotations that can't work (e.g. a UDP check on a TCP port, values out of the ELB's ranges) or are ignored (the check is off)",
+		Remedy: "fix or remove the health check annotation"},
+	{ID: FindingOpenSourceCCMDialect, Severity: SeverityInfo,
+		When:   "elb.class: shared/dedicated (the open-source cloud-provider-huaweicloud dialect): pass-through does not exist there",
+		Remedy: "only the policy fix applies (externalTrafficPolicy: Cluster), or the ClusterIP or DNS name NAME.NAMESPACE.svc inside the cluster"},
+}
