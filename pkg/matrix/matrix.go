@@ -51,6 +51,17 @@ const (
 	KindNginxIngressDedicatedELB = "nginx-ingress-dedicated-elb"
 )
 
+// Rules behind derived cells (matrix.yaml `rules`).
+const (
+	RuleShortcut             = "shortcut-own-nodeport"
+	RuleTransparentClientIP  = "transparent-client-ip-as-dedicated"
+	RulePassThroughKeepsPath = "pass-through-true-keeps-elb-path"
+	RuleTurboColumns         = "turbo-proxy-columns"
+)
+
+// RuleKeys lists every rule a derived cell can name.
+var RuleKeys = []string{RuleShortcut, RuleTransparentClientIP, RulePassThroughKeepsPath, RuleTurboColumns}
+
 // Network models and proxy modes of the columns, and the fact values this package understands.
 const (
 	NetworkTunnel = "tunnel"
@@ -130,6 +141,7 @@ type file struct {
 	NodePort   nodePortDecl      `json:"nodePort"`
 	OtherKinds []OtherKind       `json:"otherKinds"`
 	Derivation Derivation        `json:"derivation"`
+	Rules      map[string]string `json:"rules"`
 	Readings   map[string]string `json:"readings"`
 }
 
@@ -149,6 +161,8 @@ type Matrix struct {
 	Source     Source
 	Edition    string
 	Derivation Derivation
+	// Rules are the rules behind derived cells, by key (RuleShortcut, ...).
+	Rules map[string]string
 	// Readings are our documented readings where the vendor page has no column (turbo, nftables,
 	// unknown facts), keyed by name.
 	Readings map[string]string
@@ -190,6 +204,7 @@ func Parse(data []byte) (*Matrix, error) {
 		Source:     f.Source,
 		Edition:    f.Edition,
 		Derivation: f.Derivation,
+		Rules:      f.Rules,
 		Readings:   f.Readings,
 		clientRows: map[string]string{},
 		npRow:      f.NodePort.Row,
@@ -301,6 +316,16 @@ func Parse(data []byte) (*Matrix, error) {
 		}
 	}
 
+	for _, r := range RuleKeys {
+		if strings.TrimSpace(f.Rules[r]) == "" {
+			return nil, fmt.Errorf("matrix data: rules: missing rule %q", r)
+		}
+	}
+	for r := range f.Rules {
+		if !containsString(RuleKeys, r) {
+			return nil, fmt.Errorf("matrix data: rules: unknown rule %q", r)
+		}
+	}
 	for _, cl := range Clients {
 		d, ok := f.Derivation.Shortcut[cl]
 		if !ok {

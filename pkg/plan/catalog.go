@@ -14,7 +14,7 @@ var Catalog = []CatalogEntry{
 		When:   "Local policy on a Service with NodePorts: from inside the cluster, the NodePort of a node without a backend fails for most clients, and in the VPC network model so does a backend node's NodePort for the other pods on that node",
 		Remedy: "use the ClusterIP or the DNS name NAME.NAMESPACE.svc inside the cluster, or externalTrafficPolicy: Cluster"},
 	{ID: FindingDedicatedELBHairpin, Severity: SeverityError,
-		When:   "dedicated ELB (or a shared ELB keeping client IPs) on CCE Standard, with Local policy or pass-through on: clients on a backend's node fail through the ELB; pass-through does not help",
+		When:   "CCE Standard: a dedicated ELB with Local policy (the vendor's row: clients on a backend's node fail to reach its private address), or with pass-through \"true\" and Cluster policy; a shared ELB keeping client IPs with pass-through on (both derived); pass-through does not help",
 		Remedy: "externalTrafficPolicy: Cluster when pass-through ends up off (absent or onlyLocal); with pass-through \"true\" no patch is known to clear it: use the DNS name NAME.NAMESPACE.svc inside the cluster"},
 	{ID: FindingDNATInClusterUnreachable, Severity: SeverityError,
 		When:   "DNAT gateway Service with Local policy: no in-cluster client reaches the DNAT address",
@@ -44,3 +44,12 @@ var Catalog = []CatalogEntry{
 		When:   "elb.class: shared/dedicated (the open-source cloud-provider-huaweicloud dialect): pass-through does not exist there",
 		Remedy: "only the policy fix applies (externalTrafficPolicy: Cluster), or the ClusterIP or DNS name NAME.NAMESPACE.svc inside the cluster"},
 }
+
+// FindingIDs lists every finding id, in SPEC order (from Catalog).
+var FindingIDs = func() []string {
+	ids := make([]string, len(Catalog))
+	for i, e := range Catalog {
+		ids[i] = e.ID
+	}
+	return ids
+}()

@@ -30,14 +30,6 @@ const (
 	FindingOpenSourceCCMDialect            = "opensource-ccm-dialect"
 )
 
-// FindingIDs lists every finding id, in SPEC order.
-var FindingIDs = []string{
-	FindingInClusterELBShortcut, FindingNodePortLocalUnreachable, FindingDedicatedELBHairpin,
-	FindingDNATInClusterUnreachable, FindingPassThroughUnsupportedVersion, FindingPassThroughInconsistentSharedLB,
-	FindingTurboLocalNeedsHostNetwork, FindingAnnotationInvalid, FindingDetectionIncomplete,
-	FindingELBMemberQuotaExceeded, FindingHealthCheckConfig, FindingOpenSourceCCMDialect,
-}
-
 // PatchTypeStrategic is the patch type of every fix.
 const PatchTypeStrategic = "strategic"
 
@@ -73,6 +65,13 @@ type Input struct {
 	Now time.Time
 	// NodeCount is the number of nodes the ELB can take as members; 0 (or less) when unknown.
 	NodeCount int
+	// Offline is true when the Service comes from a manifest, not from a cluster: CCE may still
+	// set pass-through onlyLocal on it when it is created, and the verdict says so.
+	Offline bool
+	// PeersUnchecked, when not empty, says which Services that may share this Service's ELB
+	// could not be read and why (e.g. "Services outside namespace shop: listing Services in all
+	// namespaces is forbidden"); the plan carries it as a note.
+	PeersUnchecked string
 	// EndpointCount is the number of the Service's endpoints (ready backend pods); negative when
 	// unknown. Left at 0 it means no endpoints: the member count of a Local Service is then 0.
 	EndpointCount int
@@ -110,12 +109,38 @@ func NotApplicable(svc *corev1.Service) (reason string, ok bool) {
 
 // state is the part of a Service a fix changes.
 type state struct {
-	local          bool // externalTrafficPolicy Local
-	passThroughSet bool // the annotation is on ("true"/"onlyLocal")
+	local bool // externalTrafficPolicy Local
+	// pt is the pass-through annotation: ptTrue, ptOnlyLocal or "" (absent, or any other value).
+	pt string
 	// peersAligned: the other Services on the same ELB get the same pass-through setting
 	// (alsoPatch of a pass-through fix).
 	peersAligned bool
 }
+
+// Pass-through values as the decision reads them (case-insensitive in the annotation).
+const (
+	ptTrue      = elb.PassThroughTrue
+	ptOnlyLocal = elb.PassThroughOnlyLocal
+)
+
+// ptValue normalizes the pass-through annotation: ptTrue, ptOnlyLocal or "".
+func ptValue(info elb.Info) string {
+	switch {
+	case strings.EqualFold(info.PassThrough, ptTrue):
+		return ptTrue
+	case strings.EqualFold(info.PassThrough, ptOnlyLocal):
+		return ptOnlyLocal
+	}
+	return ""
+}
+
+// ptOn says whether pass-through is on for a pass-through value under a policy: "true" always;
+// onlyLocal (which CCE sets itself on Local Services [doc]) only while the policy is Local
+// [inferred, domain §2.1]: with Cluster, kube-proxy short-cuts the ELB address again.
+func ptOn(pt string, local bool) bool { return pt == ptTrue || (pt == ptOnlyLocal && local) }
+
+// on says whether pass-through is on in state st.
+func (st state) on() bool { return ptOn(st.pt, st.local) }
 
 // facts is everything about one Service and its cluster that no fix changes.
 type facts struct {
@@ -141,6 +166,10 @@ type facts struct {
 
 	peers    []*corev1.Service // other LoadBalancer Services of the CCE dialect on the same elb.id
 	peerInfo []elb.Info        // their parsed annotations, by index
+	peerOn   []bool            // whether pass-through is on for each of them (ptOn)
+	// peersUnchecked is Input.PeersUnchecked.
+	peersUnchecked string
+	offline        bool
 
 	cur       state       // the Service as it is
 	quota     quotaEvents // recent member-quota Events
@@ -203,6 +232,10 @@ func Decide(in Input, m *matrix.Matrix) (ServicePlan, error) {
 	if fix != nil {
 		sp.Changed = f.changes(fix.Strategy, cur)
 	}
+	if strategy == StrategyAuto {
+		sp.NoFix = f.noFix(cur, sp.Findings, fix)
+	}
+	sp.Notes = f.notes()
 	return sp, nil
 }
 
@@ -219,9 +252,11 @@ func newFacts(in Input, m *matrix.Matrix, info elb.Info, probs []elb.Problem) *f
 		network: normFact(in.Cluster.NetworkModel),
 		proxy:   normFact(in.Cluster.ProxyMode),
 		cur: state{local: svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
-			passThroughSet: info.PassThroughOn},
-		nodes:     in.NodeCount,
-		endpoints: in.EndpointCount,
+			pt: ptValue(info)},
+		peersUnchecked: in.PeersUnchecked,
+		offline:        in.Offline,
+		nodes:          in.NodeCount,
+		endpoints:      in.EndpointCount,
 	}
 	now := in.Now
 	if now.IsZero() {
@@ -267,6 +302,7 @@ func newFacts(in Input, m *matrix.Matrix, info elb.Info, probs []elb.Problem) *f
 		for _, p := range f.peers {
 			pi, _ := in.ELBCache.Parse(p)
 			f.peerInfo = append(f.peerInfo, pi)
+			f.peerOn = append(f.peerOn, ptOn(ptValue(pi), p.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal))
 		}
 	}
 	return f
@@ -310,10 +346,16 @@ func (f *facts) versionBelow(major, minor int) bool {
 // short-cut): pass-through is on and effective, or no status entry is short-cut (ipMode Proxy or
 // hostnames only).
 func (f *facts) throughELB(st state) bool {
-	if st.passThroughSet && f.passThroughApplies() && !f.versionBelow(1, 16) {
+	if f.passThroughEffective(st) {
 		return true
 	}
 	return len(f.ingress) > 0 && len(f.shortcutTargets()) == 0
+}
+
+// passThroughEffective: pass-through is on in st and takes effect (the annotation applies to this
+// Service, and the cluster is not v1.15 or older, where CCE does not support it [doc]).
+func (f *facts) passThroughEffective(st state) bool {
+	return st.on() && f.passThroughApplies() && !f.versionBelow(1, 16)
 }
 
 type targetAddrs struct {
@@ -333,13 +375,7 @@ func (f *facts) shortcutTargets() []targetAddrs {
 		if !e.ShortCut() {
 			continue
 		}
-		t := TargetELBIP
-		switch e.Scope() {
-		case elb.ScopePrivate:
-			t = TargetELBPrivateIP
-		case elb.ScopePublic:
-			t = TargetELBPublicIP
-		}
+		t := targetOf(e)
 		if i, ok := idx[t]; ok {
 			out[i].addrs = append(out[i].addrs, e.IP)
 			continue
@@ -391,13 +427,22 @@ var npTargetWords = map[string]string{
 	TargetNodePortOtherNode:  "other node IP:NodePort",
 }
 
+// vendorCell and derivedCell build the cells of a finding with their source.
+func (f *facts) vendorCell(client, target, row string, when []string) Cell {
+	return Cell{Client: client, Target: target, Source: CellVendor, Edition: f.m.Edition, Row: row, When: when}
+}
+
+func derivedCell(client, target, rule, row string, when []string) Cell {
+	return Cell{Client: client, Target: target, Source: CellDerived, Rule: rule, Row: row, When: when}
+}
+
 // --- the rules ------------------------------------------------------------------------------
 
 // evaluate lists the findings that hold in state st, in a fixed order (errors first).
 func (f *facts) evaluate(st state) []Finding {
 	out := []Finding{}
 	for _, p := range f.probs {
-		if p.Annotation == elb.AnnPassThrough && st.passThroughSet && !f.info.PassThroughOn {
+		if p.Annotation == elb.AnnPassThrough && st.pt != f.cur.pt {
 			continue // a pass-through fix rewrites the invalid value to "true"
 		}
 		out = append(out, Finding{ID: FindingAnnotationInvalid, Severity: SeverityError,
@@ -436,71 +481,70 @@ func (f *facts) evaluate(st state) []Finding {
 }
 
 func (f *facts) versionFinding(st state) *Finding {
-	if !st.passThroughSet || !f.passThroughApplies() || f.version == nil {
+	if !st.on() || !f.passThroughApplies() || f.version == nil {
 		return nil
 	}
 	switch {
 	case f.versionBelow(1, 16):
 		return &Finding{ID: FindingPassThroughUnsupportedVersion, Severity: SeverityError,
-			Message: fmt.Sprintf("kubernetes.io/elb.pass-through is set, but CCE does not support it on v1.15 and older (cluster %s): it has no effect and kube-proxy still short-cuts the ELB address", f.version.String())}
+			Message: fmt.Sprintf("kubernetes.io/elb.pass-through is on, but CCE does not support it on v1.15 and older (vendor, pass-through text; cluster %s): it has no effect and kube-proxy still short-cuts the ELB address", f.version.String())}
 	case f.versionBelow(1, 19):
 		return &Finding{ID: FindingPassThroughUnsupportedVersion, Severity: SeverityWarning,
-			Message: fmt.Sprintf("kubernetes.io/elb.pass-through is documented for v1.19 and later; on %s it may not take effect (verify in-cluster access, or upgrade)", f.version.String())}
+			Message: fmt.Sprintf("kubernetes.io/elb.pass-through is documented for v1.19 and later (vendor, annotation table); on %s it may not take effect (verify in-cluster access, or upgrade)", f.version.String())}
 	}
 	return nil
 }
 
+// vendorKind is the vendor table's row group for this Service under Local, or "" when the
+// table has no row for it (a shared ELB): where the table has a row, that row is the verdict.
+func (f *facts) vendorKind() string {
+	switch {
+	case !f.lb:
+		return ""
+	case f.info.DNAT:
+		return matrix.KindDNATGateway
+	case f.info.Dedicated && f.info.Dialect == elb.DialectCCE:
+		return f.hairpinKind()
+	}
+	return ""
+}
+
+// shortcut is incluster-elb-shortcut: only where the vendor table has no row (a shared ELB), with
+// Local and pass-through off; every cell is derived (rule shortcut-own-nodeport).
 func (f *facts) shortcut(st state) *Finding {
-	if !f.lb || !st.local || f.info.DNAT || f.throughELB(st) {
+	if !f.lb || !st.local || f.vendorKind() != "" || f.throughELB(st) {
 		return nil
 	}
 	var cells []Cell
-	var addrs []string
 	for _, ta := range f.shortcutTargets() {
-		addrs = append(addrs, ta.addrs...)
 		for _, client := range matrix.Clients {
 			if f.turbo && (client == PodSameNode || client == PodOtherNode) {
-				continue // [doc] Turbo pods reach the ELB through the ELB
+				continue // [doc, pass-through best practice] Turbo pods reach the ELB through the ELB
 			}
 			d := f.m.Derivation.Shortcut[client]
 			fails, when := f.failing(func(c matrix.Column) matrix.Result { r, _ := f.m.Shortcut(client, c); return r })
 			if !fails {
 				continue
 			}
-			cells = append(cells, Cell{Client: client, Target: ta.target, When: when,
-				Row: fmt.Sprintf("%s %s \u2192 %s (derived, domain \u00a72.1)", f.m.NodePortRow(), quote(f.m.ClientRow(d.Row)), npTargetWords[d.Target])})
+			cells = append(cells, derivedCell(client, ta.target, matrix.RuleShortcut,
+				fmt.Sprintf("%s %s \u2192 %s", f.m.NodePortRow(), quote(f.m.ClientRow(d.Row)), npTargetWords[d.Target]), when))
 		}
 	}
 	if len(cells) == 0 {
 		return nil
 	}
-	where := "the ELB address (not in status yet)"
-	if len(addrs) > 0 {
-		where = "the ELB address " + strings.Join(addrs, ", ")
-	}
-	msg := fmt.Sprintf("externalTrafficPolicy is Local and kube-proxy answers %s itself on every node, forwarding only to backends on that node, so in-cluster clients never go through the ELB and %s fail. Cells read the client's own node's NodePort in the vendor table (%s edition): inferred, domain \u00a72.1",
-		where, countClients(cells), f.m.Edition)
+	msg := "externalTrafficPolicy is Local and pass-through is off, so kube-proxy answers the ELB address itself on every node and in-cluster clients never go through the ELB (vendor doc)"
 	if f.turbo {
-		msg += "; CCE Turbo: pods already go through the ELB (ok), host cells follow the proxy mode's columns (inferred)"
+		msg += "; on CCE Turbo pods already go through the ELB (vendor doc), hosts do not"
 	}
-	msg += ". Inside the cluster, the Service's ClusterIP or DNS name always works."
+	msg += ". Read as the client calling its own node's IP:NodePort in the vendor's NodePort table (derived: the table has no row for a shared ELB): " +
+		describeCells(cells, f.addrWords())
 	return &Finding{ID: FindingInClusterELBShortcut, Severity: SeverityError, Message: msg, Unreachable: cells}
 }
 
-func countClients(cells []Cell) string {
-	seen := map[string]bool{}
-	for _, c := range cells {
-		seen[c.Client] = true
-	}
-	if len(seen) == 1 {
-		return "1 client location may"
-	}
-	return fmt.Sprintf("%d client locations may", len(seen))
-}
-
-// hairpinKind is the vendor row group for this Service's hairpin cells.
+// hairpinKind is the vendor row group for a dedicated ELB's hairpin cells.
 func (f *facts) hairpinKind() string {
-	if _, ok := f.m.Kind(matrix.KindNginxIngressDedicatedELB); ok && f.isNginxIngressAddon() {
+	if _, ok := f.m.Kind(matrix.KindNginxIngressDedicatedELB); ok && f.info.Dedicated && f.isNginxIngressAddon() {
 		return matrix.KindNginxIngressDedicatedELB
 	}
 	return matrix.KindDedicatedELB
@@ -519,7 +563,9 @@ func (f *facts) isNginxIngressAddon() bool {
 	return false
 }
 
-func (f *facts) kindCells(kind string) []Cell {
+// kindCells are the failing cells of a vendor row group: as vendor cells (rule ""), or as cells
+// derived from that row by rule.
+func (f *facts) kindCells(kind, rule string) []Cell {
 	k, _ := f.m.Kind(kind)
 	var cells []Cell
 	for _, c := range k.Cells {
@@ -528,7 +574,11 @@ func (f *facts) kindCells(kind string) []Cell {
 		if !fails || hasCell(cells, client, target) {
 			continue
 		}
-		cells = append(cells, Cell{Client: client, Target: target, Row: k.Row, When: when})
+		if rule == "" {
+			cells = append(cells, f.vendorCell(client, target, k.Row, when))
+		} else {
+			cells = append(cells, derivedCell(client, target, rule, k.Row, when))
+		}
 	}
 	return cells
 }
@@ -542,32 +592,31 @@ func hasCell(cells []Cell, client, target string) bool {
 	return false
 }
 
+// hairpin is dedicated-elb-hairpin. A dedicated ELB with Local is the vendor's row, whatever the
+// pass-through (CCE sets onlyLocal itself, [inferred] why the row looks like that). Elsewhere the
+// row's cells are derived: a dedicated ELB with Cluster and pass-through "true" (traffic still
+// goes through the ELB), and a shared ELB that keeps the client address with pass-through on.
 func (f *facts) hairpin(st state) *Finding {
 	if !f.lb || f.info.DNAT || !f.info.PreservesClientIP() || f.turbo {
-		return nil
+		return nil // the hairpin is documented for CCE Standard (vendor, pass-through text)
 	}
-	through := f.throughELB(st)
-	if !st.local && !through {
-		return nil
+	var cells []Cell
+	var why string
+	switch {
+	case f.info.Dedicated && st.local && f.info.Dialect == elb.DialectCCE:
+		cells = f.kindCells(f.hairpinKind(), "")
+		why = fmt.Sprintf("a dedicated ELB with externalTrafficPolicy Local: the vendor's table lists exactly these cells (%s edition). The ELB keeps the client's source address and, with CCE's pass-through onlyLocal, in-cluster traffic goes through it, so a client on a backend's own node gets its own packet back (hairpin; inferred reading of the row)", f.m.Edition)
+	case f.passThroughEffective(st) && f.info.Dedicated:
+		cells = f.kindCells(f.hairpinKind(), matrix.RulePassThroughKeepsPath)
+		why = "a dedicated ELB with pass-through \"true\": in-cluster traffic goes through the ELB even with externalTrafficPolicy Cluster, and the ELB keeps the client's source address, so a client on a backend's node can get its own packet back (derived from the dedicated-ELB row; inferred)"
+	case f.passThroughEffective(st):
+		cells = f.kindCells(matrix.KindDedicatedELB, matrix.RuleTransparentClientIP)
+		why = "a shared ELB with kubernetes.io/elb.transparent-client-ip keeps the client's source address like a dedicated ELB, and with pass-through on in-cluster traffic goes through it, so a client on a backend's node gets its own packet back (derived from the dedicated-ELB row; inferred)"
 	}
-	kind := f.hairpinKind()
-	cells := f.kindCells(kind)
 	if len(cells) == 0 {
 		return nil
 	}
-	what := "a dedicated ELB"
-	if !f.info.Dedicated {
-		what = "a shared ELB with kubernetes.io/elb.transparent-client-ip (inferred: same behaviour as a dedicated ELB)"
-	}
-	var msg string
-	switch {
-	case st.local:
-		msg = fmt.Sprintf("%s keeps the client's source address: a client on a node that runs a backend pod reaches the ELB's private address and gets its own packet back (hairpin), which fails on CCE Standard (vendor table, %s edition). Pass-through does not help; externalTrafficPolicy Cluster with pass-through off does, or use the ClusterIP/DNS name inside the cluster",
-			what, f.m.Edition)
-	default:
-		msg = fmt.Sprintf("%s keeps the client's source address, and with pass-through on, in-cluster traffic goes through the ELB even with externalTrafficPolicy Cluster: when the ELB picks the client's own node the packet hairpins and fails, so same-node clients fail intermittently (domain \u00a72.1). Use the ClusterIP/DNS name inside the cluster",
-			what)
-	}
+	msg := why + ": " + describeCells(cells, f.addrWords()) + ". Pass-through does not help here (vendor doc)"
 	return &Finding{ID: FindingDedicatedELBHairpin, Severity: SeverityError, Message: msg, Unreachable: cells}
 }
 
@@ -575,12 +624,13 @@ func (f *facts) dnat(st state) *Finding {
 	if !f.lb || !f.info.DNAT || !st.local {
 		return nil
 	}
-	cells := f.kindCells(matrix.KindDNATGateway)
+	cells := f.kindCells(matrix.KindDNATGateway, "")
 	if len(cells) == 0 {
 		return nil
 	}
 	return &Finding{ID: FindingDNATInClusterUnreachable, Severity: SeverityError,
-		Message:     fmt.Sprintf("DNAT gateway Service with externalTrafficPolicy Local: no in-cluster client reaches the DNAT address (vendor table, %s edition). Pass-through does not apply to DNAT; externalTrafficPolicy Cluster fixes it, or use the ClusterIP/DNS name inside the cluster", f.m.Edition),
+		Message: fmt.Sprintf("DNAT gateway Service with externalTrafficPolicy Local (vendor table, %s edition): %s. Pass-through does not apply to DNAT",
+			f.m.Edition, describeCells(cells, f.addrWords())),
 		Unreachable: cells}
 }
 
@@ -591,7 +641,7 @@ func (f *facts) turboHostNetwork(st state) *Finding {
 	if f.hostNetwork != nil && *f.hostNetwork {
 		return nil
 	}
-	msg := "CCE Turbo supports externalTrafficPolicy Local only when the backend pods use hostNetwork"
+	msg := "CCE Turbo supports externalTrafficPolicy Local only when the backend pods use hostNetwork (vendor doc)"
 	if f.hostNetwork != nil {
 		msg += fmt.Sprintf(", and they do not (%s); use externalTrafficPolicy Cluster", f.hostNetworkSource)
 	} else {
@@ -608,21 +658,20 @@ func (f *facts) inconsistent(st state) *Finding {
 		return nil
 	}
 	differ := false
-	for _, pi := range f.peerInfo {
-		differ = differ || pi.PassThroughOn != st.passThroughSet
+	for _, on := range f.peerOn {
+		differ = differ || on != st.on()
 	}
 	if !differ {
 		return nil
 	}
 	// Every member of the ELB, with its setting, so that each member's finding names them all.
 	self := f.info.PassThrough
-	if st.passThroughSet != f.info.PassThroughOn {
+	if st.pt != f.cur.pt {
 		self = elb.PassThroughTrue // the state after a pass-through fix
 	}
-	members := []string{memberSetting(f.ns, f.svc.Name, st.passThroughSet, self, true)}
+	members := []string{memberSetting(f.ns, f.svc.Name, st.on(), self, true)}
 	for i, p := range f.peers {
-		pi := f.peerInfo[i]
-		members = append(members, memberSetting(namespaceOf(p), p.Name, pi.PassThroughOn, pi.PassThrough, false))
+		members = append(members, memberSetting(namespaceOf(p), p.Name, f.peerOn[i], f.peerInfo[i].PassThrough, false))
 	}
 	sort.Strings(members)
 	cond := "kube-proxy runs in IPVS mode, where"
@@ -630,7 +679,7 @@ func (f *facts) inconsistent(st state) *Finding {
 		cond = "if kube-proxy runs in IPVS mode (proxy mode unknown; pass --proxy-mode),"
 	}
 	return &Finding{ID: FindingPassThroughInconsistentSharedLB, Severity: SeverityError,
-		Message: fmt.Sprintf("%s all Services on one ELB (kubernetes.io/elb.id %s) must have the same pass-through setting, and its %d Services disagree: %s. Set kubernetes.io/elb.pass-through \"true\" on every one of them (a pass-through fix does: alsoPatch)",
+		Message: fmt.Sprintf("%s all Services on one ELB (kubernetes.io/elb.id %s) must have the same pass-through setting (vendor doc), and its %d Services disagree: %s. Set kubernetes.io/elb.pass-through \"true\" on every one of them (a pass-through fix does: alsoPatch)",
 			cond, f.info.ID, len(members), strings.Join(members, ", "))}
 }
 
@@ -653,7 +702,7 @@ func memberSetting(ns, name string, on bool, raw string, self bool) string {
 func (f *facts) peersDiffering() []*corev1.Service {
 	var out []*corev1.Service
 	for i, p := range f.peers {
-		if !f.peerInfo[i].PassThroughOn {
+		if !f.peerOn[i] {
 			out = append(out, p)
 		}
 	}
@@ -672,24 +721,126 @@ func (f *facts) nodePort(st state) *Finding {
 		return nil
 	}
 	var cells []Cell
+	serverNodeFails := false
 	for _, client := range matrix.Clients {
 		for _, target := range matrix.NodePortTargets {
 			fails, when := f.failing(func(c matrix.Column) matrix.Result { return f.m.NodePortTarget(client, target, c) })
 			if !fails {
 				continue
 			}
-			cells = append(cells, Cell{Client: client, Target: target, When: when,
-				Row: fmt.Sprintf("%s %s \u2192 %s", f.m.NodePortRow(), quote(f.m.ClientRow(client)), npTargetWords[target])})
+			serverNodeFails = serverNodeFails || target == TargetNodePortServerNode
+			row := fmt.Sprintf("%s %s \u2192 %s", f.m.NodePortRow(), quote(f.m.ClientRow(client)), npTargetWords[target])
+			if f.turbo {
+				cells = append(cells, derivedCell(client, target, matrix.RuleTurboColumns, row, when))
+			} else {
+				cells = append(cells, f.vendorCell(client, target, row, when))
+			}
 		}
 	}
 	if len(cells) == 0 {
 		return nil
 	}
-	msg := fmt.Sprintf("externalTrafficPolicy is Local, so a node's IP:NodePort answers only when that node runs a backend pod: from inside the cluster, other nodes' NodePort fails (vendor NodePort table, %s edition)", f.m.Edition)
+	msg := fmt.Sprintf("externalTrafficPolicy is Local: from inside the cluster (vendor NodePort table, %s edition)", f.m.Edition)
 	if f.turbo {
-		msg += "; CCE Turbo has no column of its own: evaluated over the proxy mode's columns (inferred)"
+		msg = "externalTrafficPolicy is Local: from inside the cluster (CCE Turbo has no column: derived from the proxy mode's columns, inferred)"
+	}
+	msg += ", " + describeCells(cells, nil)
+	if !serverNodeFails {
+		msg += "; a backend node's IP:NodePort works from every client"
 	}
 	return &Finding{ID: FindingNodePortLocalUnreachable, Severity: SeverityWarning, Message: msg, Unreachable: cells}
+}
+
+// targetOf is the target of one status address: elb-private-ip, elb-public-ip, or elb-ip when
+// its scope is unknown.
+func targetOf(e elb.IngressIP) string {
+	switch e.Scope() {
+	case elb.ScopePrivate:
+		return TargetELBPrivateIP
+	case elb.ScopePublic:
+		return TargetELBPublicIP
+	}
+	return TargetELBIP
+}
+
+// addrWords maps the ELB targets to the addresses of this Service's status ("elb-ip" when it has
+// none yet), so that messages name them.
+func (f *facts) addrWords() map[string]string {
+	out := map[string]string{}
+	byScope := map[string][]string{}
+	for _, e := range f.ingress {
+		byScope[targetOf(e)] = append(byScope[targetOf(e)], e.IP)
+	}
+	for t, ips := range byScope {
+		out[t] = strings.Join(ips, ", ")
+	}
+	if f.info.DNAT && len(f.ingress) > 0 {
+		var all []string
+		for _, e := range f.ingress {
+			all = append(all, e.IP)
+		}
+		out[TargetDNATIP] = strings.Join(all, ", ")
+	}
+	return out
+}
+
+var clientWords = map[string]string{
+	HostSameNode:  "hosts on a backend's node",
+	HostOtherNode: "hosts on other nodes",
+	PodSameNode:   "pods on a backend's node",
+	PodOtherNode:  "pods on other nodes",
+}
+
+var targetWords = map[string]string{
+	TargetELBIP:              "the ELB address",
+	TargetELBPrivateIP:       "the ELB's private address",
+	TargetELBPublicIP:        "the ELB's public address",
+	TargetNodePortServerNode: "a backend node's IP:NodePort",
+	TargetNodePortOtherNode:  "another node's IP:NodePort",
+	TargetDNATIP:             "the DNAT address",
+}
+
+// describeCells says in words who fails to reach what, from the cells themselves (so a message
+// cannot contradict its cells): "pods on other nodes and hosts on other nodes (only in
+// tunnel+ipvs, vpc+ipvs) can't reach the ELB's private address 192.168.0.10".
+func describeCells(cells []Cell, addrs map[string]string) string {
+	var order []string
+	byTarget := map[string][]string{}
+	for _, c := range cells {
+		if _, ok := byTarget[c.Target]; !ok {
+			order = append(order, c.Target)
+		}
+		who := clientWords[c.Client]
+		if who == "" {
+			who = c.Client
+		}
+		if len(c.When) > 0 {
+			who += " (only in " + strings.Join(c.When, ", ") + ")"
+		}
+		byTarget[c.Target] = append(byTarget[c.Target], who)
+	}
+	var parts []string
+	for _, t := range order {
+		what := targetWords[t]
+		if what == "" {
+			what = t
+		}
+		if a := addrs[t]; a != "" {
+			what += " " + a
+		}
+		parts = append(parts, joinWords(byTarget[t])+" can't reach "+what)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func joinWords(list []string) string {
+	switch len(list) {
+	case 0:
+		return ""
+	case 1:
+		return list[0]
+	}
+	return strings.Join(list[:len(list)-1], ", ") + " and " + list[len(list)-1]
 }
 
 // detectionIncomplete says which cells depend on an unknown fact, and which flag settles it.
@@ -747,17 +898,20 @@ func (f *facts) isTrigger(fd Finding) bool {
 func (f *facts) after(strategy string, cur state) state {
 	switch strategy {
 	case StrategyPassThrough:
-		return state{local: cur.local, passThroughSet: true, peersAligned: f.ipvsPossible()}
+		return state{local: cur.local, pt: ptTrue, peersAligned: f.ipvsPossible()}
 	case StrategyCluster:
-		return state{local: false, passThroughSet: cur.passThroughSet}
+		// onlyLocal stays in the annotation and is off with Cluster (ptOn).
+		return state{local: false, pt: cur.pt}
 	}
 	return cur
 }
 
+// changes says whether a strategy changes the object: the pass-through fix writes "true" (also
+// over onlyLocal), the cluster fix the policy.
 func (f *facts) changes(strategy string, cur state) bool {
 	switch strategy {
 	case StrategyPassThrough:
-		return !f.info.PassThroughOn
+		return f.info.PassThrough != ptTrue
 	case StrategyCluster:
 		return cur.local
 	}
@@ -775,15 +929,96 @@ func (f *facts) residual(strategy string, cur state) []Finding {
 	return out
 }
 
-// countTriggers counts the findings a fix is for (see isTrigger).
-func (f *facts) countTriggers(fs []Finding) int {
-	n := 0
+// signature is the set of what the trigger findings of a state say: one key per failing cell
+// (finding, client, target, columns), one per finding without cells. Two states with the same
+// signature fail in the same way.
+type signature map[string]bool
+
+func (f *facts) signature(fs []Finding) signature {
+	sig := signature{}
 	for _, fd := range fs {
-		if f.isTrigger(fd) {
-			n++
+		if !f.isTrigger(fd) {
+			continue
+		}
+		if len(fd.Unreachable) == 0 {
+			sig[fd.ID] = true
+		}
+		for _, c := range fd.Unreachable {
+			sig[fd.ID+"|"+c.Client+"|"+c.Target+"|"+strings.Join(c.When, ",")] = true
 		}
 	}
-	return n
+	return sig
+}
+
+// improves: after fails in strictly fewer ways than cur, and in no new way.
+func (s signature) improves(cur signature) bool {
+	for k := range s {
+		if !cur[k] {
+			return false
+		}
+	}
+	return len(s) < len(cur)
+}
+
+// ids lists the finding ids of a signature, sorted.
+func (s signature) ids() []string {
+	seen := map[string]bool{}
+	var out []string
+	for k := range s {
+		id, _, _ := strings.Cut(k, "|")
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// outcome is what a strategy would do: whether it changes the object and the signature after it.
+type outcome struct {
+	changes bool
+	after   signature
+}
+
+func (f *facts) outcome(strategy string, cur state) outcome {
+	return outcome{changes: f.changes(strategy, cur), after: f.signature(f.evaluate(f.after(strategy, cur)))}
+}
+
+// helps: the strategy changes the object and fails in fewer ways after it (a fix that leaves the
+// cells of the findings it answers as they are is no fix).
+func (o outcome) helps(cur signature) bool { return o.changes && o.after.improves(cur) }
+
+// whyNot says why a strategy does not help ("" when it does).
+func (f *facts) whyNot(strategy string, o outcome, cur signature) string {
+	switch {
+	case strategy == StrategyPassThrough && f.passThroughRefusal() != "":
+		return "not pass-through: " + f.passThroughRefusal()
+	case !o.changes && strategy == StrategyPassThrough:
+		return "pass-through is already \"true\""
+	case !o.changes:
+		return "externalTrafficPolicy is already Cluster"
+	case !o.after.improves(cur):
+		what := strategyWords(strategy)
+		added := signature{}
+		for k := range o.after {
+			if !cur[k] {
+				added[k] = true
+			}
+		}
+		if len(added) > 0 {
+			return what + " would make " + strings.Join(added.ids(), ", ") + " fail"
+		}
+		left := o.after.ids()
+		if strategy == StrategyPassThrough && f.info.Dedicated {
+			return what + " leaves " + strings.Join(left, ", ") + " as it is: a dedicated ELB keeps the client's address, and pass-through does not help there (vendor doc)"
+		}
+		if strategy == StrategyCluster && f.cur.pt == ptTrue && f.info.PreservesClientIP() {
+			return what + " leaves " + strings.Join(left, ", ") + " as it is: pass-through \"true\" keeps in-cluster traffic on the ELB, which keeps the client's address (inferred)"
+		}
+		return what + " leaves " + strings.Join(left, ", ") + " failing as it is"
+	}
+	return ""
 }
 
 // passThroughRefusal says why pass-through cannot work for this Service ("" when it can).
@@ -796,7 +1031,7 @@ func (f *facts) passThroughRefusal() string {
 	case f.info.Dialect == elb.DialectOpenSourceCCM:
 		return fmt.Sprintf("kubernetes.io/elb.class %q is the open-source cloud-provider-huaweicloud dialect, which has no pass-through", f.info.Class)
 	case f.versionBelow(1, 16):
-		return fmt.Sprintf("the cluster is %s and CCE does not support pass-through on v1.15 and older", f.version.String())
+		return fmt.Sprintf("the cluster is %s and CCE does not support pass-through on v1.15 and older (vendor, pass-through text)", f.version.String())
 	}
 	return ""
 }
@@ -805,26 +1040,24 @@ func (f *facts) passThroughRefusal() string {
 func (f *facts) passThroughAutoBlock() string {
 	switch {
 	case f.version == nil && f.versionErr != nil:
-		return fmt.Sprintf("the cluster version %q does not parse; pass --cluster-version (pass-through needs v1.19 or later)", f.versionRaw)
+		return fmt.Sprintf("the cluster version %q does not parse; pass --cluster-version (pass-through needs v1.19 or later, vendor annotation table)", f.versionRaw)
 	case f.version == nil:
-		return "the cluster version is unknown; pass --cluster-version to allow pass-through (it needs v1.19 or later)"
+		return "the cluster version is unknown; pass --cluster-version to allow pass-through (it needs v1.19 or later, vendor annotation table)"
 	case f.versionBelow(1, 19):
-		return fmt.Sprintf("pass-through is documented for v1.19 and later and the cluster is %s", f.version.String())
+		return fmt.Sprintf("pass-through is documented for v1.19 and later (vendor annotation table) and the cluster is %s", f.version.String())
 	}
 	return ""
 }
 
+// chooseFix picks the fix for the trigger findings. A strategy is proposed only if it helps
+// (outcome.helps); when none does for auto, the fix is nil and noFix says so.
 func (f *facts) chooseFix(strategy string, cur state, findings []Finding) (*Fix, error) {
-	var triggers []Finding
-	for _, fd := range findings {
-		if f.isTrigger(fd) {
-			triggers = append(triggers, fd)
-		}
-	}
-	if len(triggers) == 0 {
+	curSig := f.signature(findings)
+	if len(curSig) == 0 {
 		return nil, nil
 	}
 	refusal := f.passThroughRefusal()
+	pt, cl := f.outcome(StrategyPassThrough, cur), f.outcome(StrategyCluster, cur)
 
 	switch strategy {
 	case StrategyPassThrough:
@@ -832,79 +1065,189 @@ func (f *facts) chooseFix(strategy string, cur state, findings []Finding) (*Fix,
 			return nil, &RefusedError{Namespace: f.ns, Name: f.svc.Name, Strategy: StrategyPassThrough, Why: refusal,
 				Instead: "use --strategy cluster (or auto)"}
 		}
-		reason := "forced by --strategy pass-through: in-cluster traffic to the ELB address goes through the ELB; externalTrafficPolicy stays " + policyName(cur.local)
-		if f.info.PassThroughOn {
-			reason = "forced by --strategy pass-through: the annotation is already on, nothing to change"
+		if !pt.changes {
+			reason := "forced by --strategy pass-through: the annotation is already \"true\", nothing to change"
 			if f.ipvsPossible() && len(f.peersDiffering()) > 0 {
-				reason = "forced by --strategy pass-through: the annotation is already on here; the other Services on its ELB get it too (alsoPatch)"
+				reason = "forced by --strategy pass-through: the annotation is already \"true\" here; the other Services on its ELB get it too (alsoPatch)"
 			}
+			return f.fix(StrategyPassThrough, reason, cur), nil
 		}
+		if !pt.helps(curSig) {
+			return nil, &RefusedError{Namespace: f.ns, Name: f.svc.Name, Strategy: StrategyPassThrough,
+				Why: f.whyNot(StrategyPassThrough, pt, curSig), Instead: f.insteadWords(cl, curSig)}
+		}
+		reason := "forced by --strategy pass-through: in-cluster traffic to the ELB address goes through the ELB; externalTrafficPolicy stays " + policyName(cur.local)
 		if block := f.passThroughAutoBlock(); block != "" {
 			reason += "; note: " + block
 		}
 		return f.fix(StrategyPassThrough, reason, cur), nil
 	case StrategyCluster:
-		reason := "forced by --strategy cluster: externalTrafficPolicy Cluster lets kube-proxy send in-cluster traffic to any endpoint"
-		if !cur.local {
-			reason = "forced by --strategy cluster: externalTrafficPolicy is already Cluster, nothing to change"
+		if !cl.changes {
+			return f.fix(StrategyCluster, "forced by --strategy cluster: externalTrafficPolicy is already Cluster, nothing to change", cur), nil
 		}
-		return f.fix(StrategyCluster, reason, cur), nil
+		if !cl.helps(curSig) {
+			return nil, &RefusedError{Namespace: f.ns, Name: f.svc.Name, Strategy: StrategyCluster,
+				Why: f.whyNot(StrategyCluster, cl, curSig), Instead: f.insteadWords(pt, curSig)}
+		}
+		return f.fix(StrategyCluster, "forced by --strategy cluster: externalTrafficPolicy Cluster lets kube-proxy send in-cluster traffic to any endpoint", cur), nil
 	}
 
 	// auto
-	ptChanges := f.changes(StrategyPassThrough, cur)
-	clChanges := f.changes(StrategyCluster, cur)
-	var why []string // why not pass-through
-	ptOK := false
-	switch {
-	case refusal != "":
-		why = append(why, refusal)
-	case !ptChanges:
-		why = append(why, "pass-through is already on")
-	case f.passThroughAutoBlock() != "":
-		why = append(why, f.passThroughAutoBlock())
-	default:
-		res := f.residual(StrategyPassThrough, cur)
-		if f.countTriggers(res) == 0 {
-			ptOK = true
-		} else {
-			for _, fd := range res {
-				if f.isTrigger(fd) {
-					why = append(why, "pass-through would leave "+fd.ID)
-				}
-			}
-		}
-	}
-	if f.alignOnly(triggers, refusal) {
+	ptAllowed := refusal == "" && f.passThroughAutoBlock() == ""
+	if f.alignOnly(findings, refusal) {
 		return f.fix(StrategyPassThrough, fmt.Sprintf("pass-through is already on here, and the other Services on its ELB (kubernetes.io/elb.id %s) must get it too: every Service on one ELB must agree in IPVS mode (alsoPatch)", f.info.ID), cur), nil
 	}
-	if ptOK {
-		reason := "pass-through sends in-cluster traffic for the ELB address through the ELB, which clears every failing ELB cell and keeps externalTrafficPolicy Local (client source IP preserved)"
-		return f.fix(StrategyPassThrough, reason, cur), nil
+	var whyNotPT string
+	switch {
+	case refusal != "":
+		whyNotPT = refusal
+	case !pt.changes:
+		whyNotPT = "pass-through is already \"true\""
+	case !ptAllowed:
+		whyNotPT = f.passThroughAutoBlock()
+	case !pt.helps(curSig):
+		whyNotPT = f.whyNot(StrategyPassThrough, pt, curSig)
+	case len(pt.after) > 0:
+		whyNotPT = "pass-through would leave " + strings.Join(pt.after.ids(), ", ")
 	}
-	if clChanges {
+	ptHelps := ptAllowed && pt.helps(curSig)
+	if ptHelps && len(pt.after) == 0 {
+		return f.fix(StrategyPassThrough, "pass-through sends in-cluster traffic for the ELB address through the ELB, which clears every failing ELB cell and keeps externalTrafficPolicy Local (client source IP preserved)", cur), nil
+	}
+	clusterFix := func(clears bool) *Fix {
 		reason := "externalTrafficPolicy Cluster lets kube-proxy send in-cluster traffic to any endpoint"
-		if f.countTriggers(f.residual(StrategyCluster, cur)) == 0 {
+		if clears {
 			reason += ", which clears every failing cell"
 		}
-		reason += "; not pass-through: " + strings.Join(dedup(why), "; ")
-		return f.fix(StrategyCluster, reason, cur), nil
+		if f.info.PassThrough != "" && strings.EqualFold(f.info.PassThrough, ptOnlyLocal) {
+			reason += " (pass-through onlyLocal is off with Cluster: inferred)"
+		}
+		if whyNotPT != "" {
+			reason += "; not pass-through: " + whyNotPT
+		}
+		return f.fix(StrategyCluster, reason, cur)
 	}
-	if ptChanges && refusal == "" && f.passThroughAutoBlock() == "" &&
-		f.countTriggers(f.residual(StrategyPassThrough, cur)) < len(triggers) {
-		return f.fix(StrategyPassThrough, "pass-through makes this Service agree with the other Services on its ELB", cur), nil
+	switch {
+	case cl.helps(curSig) && len(cl.after) == 0:
+		return clusterFix(true), nil
+	case ptHelps && (!cl.helps(curSig) || len(pt.after) < len(cl.after)):
+		return f.fix(StrategyPassThrough, "pass-through clears some of the failing cells (the rest are listed as still failing); not externalTrafficPolicy Cluster: "+orWords(f.whyNot(StrategyCluster, cl, curSig), "it clears fewer"), cur), nil
+	case cl.helps(curSig):
+		return clusterFix(false), nil
 	}
 	return nil, nil
 }
 
+func orWords(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+// insteadWords is what to do when a forced strategy does not help.
+func (f *facts) insteadWords(other outcome, cur signature) string {
+	if other.helps(cur) && (other.changes) {
+		return "use --strategy auto; inside the cluster, " + f.dnsWords()
+	}
+	return "no patch is known to clear it; inside the cluster, " + f.dnsWords()
+}
+
+// dnsAddresses are the Service's DNS name with each port: NAME.NAMESPACE.svc:PORT.
+func (f *facts) dnsAddresses() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range f.svc.Spec.Ports {
+		a := fmt.Sprintf("%s.%s.svc:%d", f.svc.Name, f.ns, p.Port)
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, fmt.Sprintf("%s.%s.svc", f.svc.Name, f.ns))
+	}
+	return out
+}
+
+func (f *facts) dnsWords() string {
+	return "call " + strings.Join(f.dnsAddresses(), ", ") + " (the Service's DNS name) or its ClusterIP, which works from every node and pod (vendor doc)"
+}
+
+// noFix is set when the auto plan leaves error findings that no patch is known to clear: the
+// findings of the current state when there is no fix, else those still in the fix's residual.
+func (f *facts) noFix(cur state, findings []Finding, fix *Fix) *NoFix {
+	left := f.signature(findings)
+	if fix != nil {
+		left = f.signature(fix.Residual)
+	}
+	var errs []string
+	for _, id := range left.ids() {
+		for _, fd := range findings {
+			if fd.ID == id && fd.Severity == SeverityError {
+				errs = append(errs, id)
+				break
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	curSig := f.signature(findings)
+	var why []string
+	for _, s := range []string{StrategyPassThrough, StrategyCluster} {
+		if fix != nil && fix.Strategy == s {
+			continue
+		}
+		if w := f.whyNot(s, f.outcome(s, cur), curSig); w != "" {
+			why = append(why, w)
+		}
+	}
+	reason := "no patch is known to clear " + strings.Join(errs, ", ")
+	if fix != nil {
+		reason += " (the fix leaves it)"
+	}
+	if len(why) > 0 {
+		reason += ": " + strings.Join(why, "; ")
+	}
+	remedy := "Inside the cluster, " + f.dnsWords()
+	if f.lb && f.info.Dialect == elb.DialectCCE {
+		remedy += "; removing kubernetes.io/elb.* annotations may be refused by CCE's webhook (third-party report)"
+	}
+	return &NoFix{Findings: errs, Reason: reason, Remedy: remedy, Addresses: f.dnsAddresses()}
+}
+
+// notes are the statements a verdict rests on that are not findings.
+func (f *facts) notes() []Note {
+	var out []Note
+	if !f.lb || f.info.DNAT || f.info.Dialect == elb.DialectOpenSourceCCM || !f.cur.local {
+		return f.peerNotes(out)
+	}
+	switch {
+	case f.cur.pt == ptOnlyLocal:
+		out = append(out, Note{Source: SourceInferred, Message: "kubernetes.io/elb.pass-through onlyLocal (CCE sets it itself on Local Services, vendor doc) is read as pass-through on while the policy is Local, and off with externalTrafficPolicy Cluster"})
+	case f.offline && f.info.PassThrough == "":
+		msg := "offline: CCE may set kubernetes.io/elb.pass-through onlyLocal itself when it creates a Local Service (vendor doc), which changes this verdict (pass-through on while Local); declare kubernetes.io/elb.pass-through explicitly in the manifest so the verdict does not depend on it"
+		out = append(out, Note{Source: SourceDoc, Message: msg})
+	}
+	return f.peerNotes(out)
+}
+
+func (f *facts) peerNotes(out []Note) []Note {
+	if f.peersUnchecked != "" && f.info.ID != "" && f.passThroughApplies() && f.ipvsPossible() {
+		out = append(out, Note{Source: SourceEvidence, Message: fmt.Sprintf("not checked: the other Services on ELB %s among %s; in IPVS mode every Service on one ELB must have the same pass-through setting, so passthrough-inconsistent-shared-elb may be missing and a pass-through fix may miss some of them", f.info.ID, f.peersUnchecked)})
+	}
+	return out
+}
+
 // alignOnly: the only thing to fix is that other Services on the ELB lack the pass-through this
 // one has (IPVS), and auto may set pass-through: the fix is pass-through on those (alsoPatch).
-func (f *facts) alignOnly(triggers []Finding, refusal string) bool {
-	if !f.info.PassThroughOn || refusal != "" || f.passThroughAutoBlock() != "" || !f.ipvsPossible() || len(f.peersDiffering()) == 0 {
+func (f *facts) alignOnly(findings []Finding, refusal string) bool {
+	if !f.cur.on() || refusal != "" || f.passThroughAutoBlock() != "" || !f.ipvsPossible() || len(f.peersDiffering()) == 0 {
 		return false
 	}
-	for _, fd := range triggers {
-		if fd.ID != FindingPassThroughInconsistentSharedLB {
+	for _, fd := range findings {
+		if f.isTrigger(fd) && fd.ID != FindingPassThroughInconsistentSharedLB {
 			return false
 		}
 	}
@@ -918,33 +1261,21 @@ func policyName(local bool) string {
 	return "Cluster"
 }
 
-func dedup(list []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range list {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 func (f *facts) fix(strategy, reason string, cur state) *Fix {
 	fx := &Fix{Strategy: strategy, Reason: reason, PatchType: PatchTypeStrategic, Residual: f.residual(strategy, cur)}
 	switch strategy {
 	case StrategyCluster:
 		if cur.local {
 			fx.Costs = []string{
-				"client source IP is no longer preserved: backends see a node address instead of the client's",
-				"changing the policy of a live Service does not clear existing conntrack entries: clients may keep failing until those expire, or until they are flushed with conntrack -D on the nodes (vendor note)",
+				"client source IP is no longer preserved: backends see a node address instead of the client's (vendor doc)",
+				"changing the policy of a live Service does not clear existing conntrack entries: clients may keep failing until those expire, or until they are flushed with conntrack -D on the nodes (vendor doc)",
 			}
 		}
 	case StrategyPassThrough:
-		if !f.info.PassThroughOn {
+		if f.info.PassThrough != ptTrue {
 			fx.Costs = []string{
-				"in-cluster clients of the ELB address now go through the ELB: one more hop",
-				"CCE's webhook may refuse to change or remove kubernetes.io/elb.* annotations later: treat the annotation as permanent",
+				"in-cluster clients of the ELB address now go through the ELB: one more hop (inferred)",
+				"CCE's webhook may refuse to change or remove kubernetes.io/elb.* annotations later: treat the annotation as permanent (third-party report)",
 			}
 		}
 		differ := f.peersDiffering()
@@ -954,7 +1285,7 @@ func (f *facts) fix(strategy, reason string, cur state) *Fix {
 			for _, p := range differ {
 				fx.AlsoPatch = append(fx.AlsoPatch, AlsoPatch{Namespace: namespaceOf(p), Name: p.Name, Patch: json.RawMessage(passThroughPatch)})
 			}
-			fx.Costs = append(fx.Costs, fmt.Sprintf("also sets pass-through on %d other Service(s) of the same ELB (IPVS: every Service on one ELB must agree)", len(fx.AlsoPatch)))
+			fx.Costs = append(fx.Costs, fmt.Sprintf("also sets pass-through on %d other Service(s) of the same ELB (IPVS: every Service on one ELB must agree, vendor doc)", len(fx.AlsoPatch)))
 		default:
 			var names []string
 			for _, p := range differ {

@@ -175,6 +175,7 @@ func TestDecide(t *testing.T) {
 		findingsSkip bool                // do not compare the findings list
 		costHas      string              // substring of one of the fix's costs
 		noteAbsent   string              // substring no finding message, reason or cost may contain
+		noFix        []string            // the findings the plan says no patch clears
 	}{
 		// §2.1 derivation per column, shared ELB, Local, no status yet (target elb-ip), v1.25: auto = pass-through.
 		{name: "shared Local tunnel+ipvs", svc: svcSpec{ann: union}, col: tIPVS, version: v125,
@@ -207,7 +208,7 @@ func TestDecide(t *testing.T) {
 		{name: "shared Local with private and public addresses", svc: svcSpec{ann: union, ingress: vipPrivPub}, col: tIPT, version: v125,
 			findings: []string{shortcut + "/error", np + "/warning"}, shortcut: []string{"pod-other-node>elb-private-ip", "pod-other-node>elb-public-ip"},
 			fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true,
-			msgHas: map[string]string{shortcut: "192.168.0.147, 203.0.113.36"}},
+			msgHas: map[string]string{shortcut: "pods on other nodes can't reach the ELB's private address 192.168.0.147; pods on other nodes can't reach the ELB's public address 203.0.113.36"}},
 		{name: "ipMode Proxy on every address: no short-cut", svc: svcSpec{ann: union, ingress: []corev1.LoadBalancerIngress{{IP: "192.168.0.9", IPMode: ptr(corev1.LoadBalancerIPModeProxy)}}}, col: vIPVS, version: v125,
 			findings: []string{np + "/warning"}},
 		{name: "ipMode Proxy on one address only", svc: svcSpec{ann: union, ingress: []corev1.LoadBalancerIngress{{IP: "192.168.0.9", IPMode: ptr(corev1.LoadBalancerIPModeProxy)}, {IP: "203.0.113.9", IPMode: ptr(corev1.LoadBalancerIPModeVIP)}}}, col: tIPT, version: v125,
@@ -258,41 +259,51 @@ func TestDecide(t *testing.T) {
 			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
 
 		// Dedicated ELB: hairpin, pass-through does not help → auto cluster.
+		// The vendor's row is the verdict: exactly host-same-node and pod-same-node to the private
+		// address, in every column; no derived short-cut cells.
 		{name: "dedicated Local tunnel+ipvs", svc: svcSpec{ann: performance, ingress: vipPrivPub}, col: tIPVS, version: v125,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"},
-			shortcut: []string{"host-other-node>elb-private-ip", "host-other-node>elb-public-ip", "pod-other-node>elb-private-ip", "pod-other-node>elb-public-ip"},
+			findings: []string{hairpin + "/error", np + "/warning"},
 			other:    map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")},
-			fix:      StrategyCluster, residual: []string{}, changed: true, reasonHas: "pass-through would leave dedicated-elb-hairpin"},
+			fix:      StrategyCluster, residual: []string{}, changed: true, reasonHas: "pass-through leaves dedicated-elb-hairpin"},
 		{name: "dedicated Local vpc+ipvs", svc: svcSpec{ann: performance}, col: vIPVS, version: v125,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, shortcut: cl([]string{hon, psn, pon}, "elb-ip"),
-			other: map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")}, fix: StrategyCluster, residual: []string{}, changed: true},
+			findings: []string{hairpin + "/error", np + "/warning"},
+			other:    map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")}, fix: StrategyCluster, residual: []string{}, changed: true},
 		{name: "dedicated Local tunnel+iptables", svc: svcSpec{ann: performance}, col: tIPT, version: v125,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, shortcut: cl([]string{pon}, "elb-ip"),
-			other: map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")}, fix: StrategyCluster, residual: []string{}, changed: true},
+			findings: []string{hairpin + "/error", np + "/warning"},
+			other:    map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")}, fix: StrategyCluster, residual: []string{}, changed: true},
 		{name: "dedicated Local vpc+iptables", svc: svcSpec{ann: performance}, col: vIPT, version: v125,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, shortcut: cl([]string{psn, pon}, "elb-ip"),
-			other: map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")}, fix: StrategyCluster, residual: []string{}, changed: true},
-		{name: "dedicated forced pass-through: hairpin residual", svc: svcSpec{ann: performance}, col: vIPT, version: v125, strategy: StrategyPassThrough,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{hairpin + "/error", np + "/warning"}, changed: true},
-		{name: "dedicated Local with pass-through on: hairpin only", svc: svcSpec{ann: perfPT}, col: vIPT, version: v125,
+			findings: []string{hairpin + "/error", np + "/warning"},
+			other:    map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")}, fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "dedicated Local onlyLocal (as CCE sets it): cluster clears the hairpin", svc: svcSpec{ann: ann(aClass, "performance", aPT, "onlyLocal")}, col: vIPT, version: v125,
+			findings: []string{hairpin + "/error", np + "/warning"},
+			other:    map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")}, fix: StrategyCluster, residual: []string{}, changed: true, reasonHas: "onlyLocal is off with Cluster"},
+		{name: "dedicated forced pass-through: refused, it does not help", svc: svcSpec{ann: performance}, col: vIPT, version: v125, strategy: StrategyPassThrough,
+			findings: []string{hairpin + "/error", np + "/warning"}, refused: true},
+		{name: "dedicated Local with pass-through true: no patch clears the hairpin", svc: svcSpec{ann: perfPT}, col: vIPT, version: v125,
 			findings: []string{hairpin + "/error", np + "/warning"}, other: map[string][]string{hairpin: cl([]string{hsn, psn}, "elb-private-ip")},
-			fix: StrategyCluster, residual: []string{hairpin + "/error"}, changed: true, msgHas: map[string]string{hairpin: "Pass-through does not help"}},
+			noFix: []string{hairpin}, msgHas: map[string]string{hairpin: "Pass-through does not help"}},
+		{name: "dedicated Local with pass-through true, forced cluster: refused", svc: svcSpec{ann: perfPT}, col: vIPT, version: v125, strategy: StrategyCluster,
+			findings: []string{hairpin + "/error", np + "/warning"}, refused: true},
 		{name: "dedicated Cluster, pass-through off: nothing", svc: svcSpec{ann: performance, cluster: true}, col: vIPT, version: v125, findings: []string{}},
-		{name: "dedicated Cluster, pass-through on: intermittent hairpin, no fix possible", svc: svcSpec{ann: perfPT, cluster: true}, col: vIPT, version: v125,
-			findings: []string{hairpin + "/error"}, msgHas: map[string]string{hairpin: "intermittently"}},
+		{name: "dedicated Cluster, onlyLocal: off, nothing", svc: svcSpec{ann: ann(aClass, "performance", aPT, "onlyLocal"), cluster: true}, col: vIPT, version: v125, findings: []string{}},
+		{name: "dedicated Cluster, pass-through on: derived hairpin, no fix possible", svc: svcSpec{ann: perfPT, cluster: true}, col: vIPT, version: v125,
+			findings: []string{hairpin + "/error"}, noFix: []string{hairpin}, msgHas: map[string]string{hairpin: "even with externalTrafficPolicy Cluster"}},
 		{name: "dedicated Cluster, pass-through on, forced cluster: unchanged", svc: svcSpec{ann: perfPT, cluster: true}, col: vIPT, version: v125, strategy: StrategyCluster,
 			findings: []string{hairpin + "/error"}, fix: StrategyCluster, residual: []string{hairpin + "/error"}, changed: false},
 		{name: "dedicated on Turbo: no hairpin (CCE Standard only)", svc: svcSpec{ann: performance}, col: [2]string{"turbo", "iptables"}, version: v125, backends: &boolT,
 			findings: []string{np + "/warning"}},
 		{name: "dedicated, unknown network: hairpin", svc: svcSpec{ann: performance}, col: [2]string{"unknown", "iptables"}, version: v125,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning", detect + "/info"}, fix: StrategyCluster, residual: []string{}, changed: true},
+			findings: []string{hairpin + "/error", np + "/warning", detect + "/info"}, fix: StrategyCluster, residual: []string{}, changed: true},
 		{name: "dedicated via autocreate fields, no class", svc: svcSpec{ann: ann("kubernetes.io/elb.autocreate", `{"type":"inner","available_zone":["az1"],"l4_flavor_name":"L4_flavor.elb.s1.small"}`)}, col: tIPT, version: v125,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
-		{name: "shared with transparent client IP: hairpin", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true")}, col: tIPT, version: v125,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true,
+			findings: []string{hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
+		{name: "shared with transparent client IP, pass-through off: short-cut, and pass-through would hairpin", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true")}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true,
+			reasonHas: "pass-through would make dedicated-elb-hairpin fail"},
+		{name: "shared with transparent client IP, onlyLocal: derived hairpin", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true", aPT, "onlyLocal")}, col: tIPT, version: v125,
+			findings: []string{hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true,
 			msgHas: map[string]string{hairpin: "transparent-client-ip"}},
 		{name: "nginx-ingress add-on on a dedicated ELB: its own row", svc: svcSpec{ann: performance, name: "cceaddon-nginx-ingress-controller", namespace: "kube-system"}, col: tIPT, version: v125,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
+			findings: []string{hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
 
 		// DNAT.
 		{name: "dnat Local", svc: svcSpec{ann: dnatAnn, ingress: []corev1.LoadBalancerIngress{{IP: "203.0.113.80"}}}, col: vIPVS, version: v125,
@@ -366,15 +377,15 @@ func TestDecide(t *testing.T) {
 		// Version gate, more rows (issue #6): ≤ v1.15 refused, 1.16–1.18 warning, CCE -rN suffixes parsed.
 		{name: "v1.14 with pass-through set: error", svc: svcSpec{ann: unionPT}, col: vIPT, version: "v1.14.8-r2",
 			findings: []string{ver + "/error", shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{ver + "/error"}, changed: true,
-			msgHas: map[string]string{ver: "v1.15 and older (cluster v1.14.8-r2)"}},
+			msgHas: map[string]string{ver: "v1.15 and older (vendor, pass-through text; cluster v1.14.8-r2)"}},
 		{name: "v1.15 CCE long version forced pass-through: refused", svc: svcSpec{ann: union}, col: tIPVS, version: "v1.15.11-r1-CCE20.7.1.B003-15.36.3", strategy: StrategyPassThrough,
 			findings: []string{shortcut + "/error", np + "/warning"}, refused: true},
 		{name: "v1.15 with onlyLocal: error", svc: svcSpec{ann: unionOnly}, col: tIPT, version: "v1.15.6-r0",
-			findings: []string{ver + "/error", shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{ver + "/error"}, changed: true},
+			findings: []string{ver + "/error", shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
 		{name: "v1.16.0 with pass-through set: warning", svc: svcSpec{ann: unionPT}, col: vIPT, version: "v1.16.0-r0",
-			findings: []string{ver + "/warning", np + "/warning"}, msgHas: map[string]string{ver: "v1.19 and later; on v1.16.0-r0"}},
+			findings: []string{ver + "/warning", np + "/warning"}, msgHas: map[string]string{ver: "v1.19 and later (vendor, annotation table); on v1.16.0-r0"}},
 		{name: "v1.16 auto: cluster", svc: svcSpec{ann: union}, col: vIPT, version: "v1.16.3-r1",
-			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true, reasonHas: "v1.19 and later and the cluster is v1.16.3-r1"},
+			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true, reasonHas: "(vendor annotation table) and the cluster is v1.16.3-r1"},
 		{name: "v1.18 forced pass-through: allowed with a warning", svc: svcSpec{ann: union}, col: tIPVS, version: "v1.18.20-r1-CCE21.3.1", strategy: StrategyPassThrough,
 			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{ver + "/warning", np + "/warning"}, changed: true, reasonHas: "cluster is v1.18.20-r1"},
 		{name: "v1.18 with pass-through set: warning", svc: svcSpec{ann: unionPT}, col: tIPT, version: "v1.18.20-r1",
@@ -384,20 +395,20 @@ func TestDecide(t *testing.T) {
 		{name: "v1.17 pass-through on a DNAT Service: no version finding (does not apply)", svc: svcSpec{ann: ann(aClass, "dnat", aPT, "true"), cluster: true}, col: tIPT, version: "v1.17.9-r0",
 			findings: []string{}},
 
-		// Dedicated ELB hairpin (issue #6): the remedy names ClusterIP/DNS; pass-through leaves it.
-		{name: "dedicated Local: remedy names ClusterIP/DNS", svc: svcSpec{ann: performance}, col: tIPVS, version: v125,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true,
-			msgHas: map[string]string{hairpin: "use the ClusterIP/DNS name inside the cluster"}},
-		{name: "dedicated via autocreate, forced pass-through: hairpin residual", svc: svcSpec{ann: ann("kubernetes.io/elb.autocreate", `{"type":"inner","available_zone":["az1"]}`)}, col: vIPVS, version: v125, strategy: StrategyPassThrough,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{hairpin + "/error", np + "/warning"}, changed: true},
+		// Dedicated ELB hairpin (issue #6): pass-through leaves it.
+		{name: "dedicated Local: the cells' words", svc: svcSpec{ann: performance, ingress: vipPrivPub}, col: tIPVS, version: v125,
+			findings: []string{hairpin + "/error", np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true,
+			msgHas: map[string]string{hairpin: "hosts on a backend's node and pods on a backend's node can't reach the ELB's private address 192.168.0.147"}},
+		{name: "dedicated via autocreate, forced pass-through: refused", svc: svcSpec{ann: ann("kubernetes.io/elb.autocreate", `{"type":"inner","available_zone":["az1"]}`)}, col: vIPVS, version: v125, strategy: StrategyPassThrough,
+			findings: []string{hairpin + "/error", np + "/warning"}, refused: true},
 		{name: "shared autocreate without dedicated fields: no hairpin", svc: svcSpec{ann: ann("kubernetes.io/elb.autocreate", `{"type":"inner"}`)}, col: tIPT, version: v125,
 			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
 		{name: "transparent-client-ip false: no hairpin", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "false")}, col: tIPT, version: v125,
 			findings: []string{shortcut + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},
-		{name: "transparent-client-ip, forced pass-through: hairpin residual", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true")}, col: vIPT, version: v125, strategy: StrategyPassThrough,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning"}, fix: StrategyPassThrough, residual: []string{hairpin + "/error", np + "/warning"}, changed: true},
-		{name: "transparent-client-ip, Cluster, pass-through on: intermittent", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true", aPT, "true"), cluster: true}, col: vIPT, version: v125,
-			findings: []string{hairpin + "/error"}, msgHas: map[string]string{hairpin: "ClusterIP/DNS name"}},
+		{name: "transparent-client-ip, forced pass-through: refused, it would hairpin", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true")}, col: vIPT, version: v125, strategy: StrategyPassThrough,
+			findings: []string{shortcut + "/error", np + "/warning"}, refused: true},
+		{name: "transparent-client-ip, Cluster, pass-through on: derived hairpin, no patch", svc: svcSpec{ann: ann(aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true", aPT, "true"), cluster: true}, col: vIPT, version: v125,
+			findings: []string{hairpin + "/error"}, noFix: []string{hairpin}, msgHas: map[string]string{hairpin: "transparent-client-ip"}},
 		{name: "dedicated DNAT-free NodePort: no hairpin", svc: svcSpec{typ: corev1.ServiceTypeNodePort, ann: performance}, col: tIPT, version: v125,
 			findings: []string{np + "/warning"}, fix: StrategyCluster, residual: []string{}, changed: true},
 
@@ -416,8 +427,8 @@ func TestDecide(t *testing.T) {
 
 		// Open-source dialect, DNAT, NodePort negatives (issue #6).
 		{name: "CCE union: no open-source info", svc: svcSpec{ann: union, cluster: true}, col: tIPVS, version: v125, findings: []string{}},
-		{name: "open-source dedicated Local: hairpin too, cluster", svc: svcSpec{ann: ann(aClass, "dedicated")}, col: tIPT, version: v125,
-			findings: []string{shortcut + "/error", hairpin + "/error", np + "/warning", oss + "/info"}, fix: StrategyCluster, residual: []string{}, changed: true,
+		{name: "open-source dedicated Local: no CCE row, no pass-through: short-cut, cluster", svc: svcSpec{ann: ann(aClass, "dedicated")}, col: tIPT, version: v125,
+			findings: []string{shortcut + "/error", np + "/warning", oss + "/info"}, fix: StrategyCluster, residual: []string{}, changed: true,
 			msgHas: map[string]string{oss: "pass-through does not exist there"}},
 		{name: "dnat Local unknown facts: every client fails", svc: svcSpec{ann: dnatAnn}, col: unk, version: v125,
 			findings: []string{dnat + "/error", np + "/warning", detect + "/info"}, other: map[string][]string{dnat: cl([]string{hsn, hon, psn, pon}, "dnat-ip")},
@@ -455,7 +466,7 @@ func TestDecide(t *testing.T) {
 			findings: []string{incons + "/error"}, fix: StrategyPassThrough, residual: []string{}, changed: false, alsoPatch: []string{"other/api"}, reasonHas: "get it too (alsoPatch)"},
 		{name: "IPVS: pass-through on here, peer off, version unknown: no auto pass-through on the peer", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1", aPT, "true"), cluster: true}, col: tIPVS, version: "",
 			peers:    []*corev1.Service{mk(svcSpec{name: "api", namespace: "other", ann: ann(aClass, "union", aID, "elb-1")})},
-			findings: []string{incons + "/error"}},
+			findings: []string{incons + "/error"}, noFix: []string{incons}},
 		{name: "proxy unknown: the finding is conditional", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1"), cluster: true}, col: [2]string{"vpc", "unknown"}, version: v125,
 			peers:    []*corev1.Service{mk(svcSpec{name: "api", ann: ann(aClass, "union", aID, "elb-1", aPT, "true")})},
 			findings: []string{incons + "/error"}, fix: StrategyPassThrough, residual: []string{}, changed: true, alsoPatch: nil,
@@ -538,7 +549,7 @@ func TestDecide(t *testing.T) {
 					t.Fatalf("err = %v, want a *RefusedError", err)
 				}
 				msg := err.Error()
-				if !strings.HasPrefix(msg, "Service shop/web: --strategy pass-through cannot work because ") || !strings.HasSuffix(msg, ".") || strings.Count(msg, ". ") > 0 {
+				if !strings.HasPrefix(msg, "Service shop/web: --strategy "+in.Strategy+" cannot work because ") || !strings.HasSuffix(msg, ".") || strings.Count(msg, ". ") > 0 {
 					t.Errorf("refusal is not one sentence naming the Service: %q", msg)
 				}
 			} else if err != nil {
@@ -573,6 +584,16 @@ func TestDecide(t *testing.T) {
 			}
 			if tt.refused {
 				return
+			}
+			var noFix []string
+			if sp.NoFix != nil {
+				noFix = sp.NoFix.Findings
+				if len(sp.NoFix.Addresses) == 0 || sp.NoFix.Addresses[0] != "web.shop.svc:80" || !strings.Contains(sp.NoFix.Remedy, "web.shop.svc:80") {
+					t.Errorf("noFix remedy without the DNS name: %+v", sp.NoFix)
+				}
+			}
+			if !reflect.DeepEqual(noFix, tt.noFix) {
+				t.Errorf("noFix = %v, want %v", noFix, tt.noFix)
 			}
 			if tt.fix == "" {
 				if sp.Fix != nil {
@@ -740,7 +761,7 @@ func checkInvariants(t *testing.T, in Input, m *matrix.Matrix, sp ServicePlan, e
 	}
 	if err != nil {
 		var re *RefusedError
-		if !errors.As(err, &re) || in.Strategy != StrategyPassThrough {
+		if !errors.As(err, &re) || (in.Strategy != StrategyPassThrough && in.Strategy != StrategyCluster) {
 			t.Fatalf("%s: unexpected error %v", name(), err)
 		}
 		return

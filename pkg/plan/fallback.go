@@ -38,8 +38,7 @@ func Fallback(sp ServicePlan, in Input, refusal string) (ServicePlan, bool) {
 	if other == StrategyPassThrough && (f.passThroughRefusal() != "" || f.passThroughAutoBlock() != "") {
 		return sp, false
 	}
-	triggers := f.countTriggers(f.evaluate(cur))
-	if triggers == 0 || f.countTriggers(f.residual(other, cur)) >= triggers {
+	if !f.outcome(other, cur).helps(f.signature(f.evaluate(cur))) {
 		return sp, false
 	}
 	msg := strings.TrimSpace(refusal)

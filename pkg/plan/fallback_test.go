@@ -29,9 +29,11 @@ func TestFallback(t *testing.T) {
 		{name: "auto pass-through refused: Cluster", svc: svcSpec{ann: union}, col: vIPVS, version: v125, refusal: webhookRefusal + "\n",
 			ok: true, from: StrategyPassThrough, to: StrategyCluster, changed: true, residual: []string{},
 			reason: "the server refused pass-through: " + webhookRefusal + "; falling back to externalTrafficPolicy: Cluster, which lets kube-proxy send in-cluster traffic to any endpoint"},
-		{name: "auto Cluster refused: pass-through when auto may use it", svc: svcSpec{ann: performance}, col: vIPT, version: v125, refusal: "denied: policy",
-			ok: true, from: StrategyCluster, to: StrategyPassThrough, changed: true, residual: []string{FindingDedicatedELBHairpin + "/error", FindingNodePortLocalUnreachable + "/warning"},
+		{name: "auto Cluster refused on Turbo: pass-through, which clears the host cells", svc: svcSpec{ann: union}, col: [2]string{"turbo", "ipvs"}, version: v125, refusal: "denied: policy",
+			ok: true, from: StrategyCluster, to: StrategyPassThrough, changed: true, residual: []string{FindingTurboLocalNeedsHostNetwork + "/error", FindingNodePortLocalUnreachable + "/warning"},
 			reason: "the server refused externalTrafficPolicy: Cluster: denied: policy; falling back to pass-through, which sends in-cluster traffic for the ELB address through the ELB"},
+		{name: "auto Cluster refused on a dedicated ELB: pass-through does not help, no fallback", svc: svcSpec{ann: performance}, col: vIPT, version: v125, refusal: "denied: policy",
+			from: StrategyCluster},
 		{name: "empty refusal message", svc: svcSpec{ann: union}, col: vIPVS, version: v125, refusal: "  ",
 			ok: true, from: StrategyPassThrough, to: StrategyCluster, changed: true, residual: []string{},
 			reason: "the server refused pass-through: (no message); falling back to externalTrafficPolicy: Cluster, which lets kube-proxy send in-cluster traffic to any endpoint"},
@@ -50,8 +52,6 @@ func TestFallback(t *testing.T) {
 		{name: "pass-through refused on a Cluster Service (peers): Cluster changes nothing", svc: svcSpec{ann: ann(aClass, "union", aID, "elb-1"), cluster: true}, col: tIPVS, version: v125,
 			peers: []*corev1.Service{mk(svcSpec{name: "api", ann: ann(aClass, "union", aID, "elb-1", aPT, "true")})}, refusal: webhookRefusal,
 			from: StrategyPassThrough},
-		{name: "Cluster refused on Turbo without hostNetwork: pass-through leaves it", svc: svcSpec{ann: union}, col: [2]string{"turbo", "iptables"}, version: v125, refusal: "no",
-			from: StrategyCluster},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -54,7 +54,7 @@ func TestGolden(t *testing.T) {
 		{"dedicated-tunnel-ipvs", "service-dedicated-elb.yaml", cluster("tunnel", "ipvs", "v1.25.5-r0-25.2.5"), "auto", nil},
 		{"dedicated-vpc-iptables", "service-dedicated-elb.yaml", cluster("vpc", "iptables", "v1.25.5-r0-25.2.5"), "auto", nil},
 		{"dedicated-unknown", "service-dedicated-elb.yaml", cluster("unknown", "unknown", "v1.25.5-r0-25.2.5"), "auto", nil},
-		{"dedicated-vpc-ipvs-forced-pass-through", "service-dedicated-elb.yaml", cluster("vpc", "ipvs", "v1.25.5-r0-25.2.5"), "pass-through", nil},
+		{"dedicated-vpc-ipvs-forced-cluster", "service-dedicated-elb.yaml", cluster("vpc", "ipvs", "v1.25.5-r0-25.2.5"), "cluster", nil},
 		{"dnat-local-tunnel-iptables", "service-dnat-local.yaml", cluster("tunnel", "iptables", "v1.25.5-r0-25.2.5"), "auto", nil},
 		{"nodeport-local-vpc-ipvs", "service-nodeport-local.yaml", cluster("vpc", "ipvs", "v1.25.5-r0-25.2.5"), "auto", nil},
 		{"opensource-dedicated-tunnel-iptables", "service-opensource-dedicated.yaml", cluster("tunnel", "iptables", "v1.25.5-r0-25.2.5"), "auto", nil},

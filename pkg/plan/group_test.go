@@ -63,7 +63,7 @@ func TestGroupDisagreesEveryMember(t *testing.T) {
 	svcs := []*corev1.Service{
 		mk(svcSpec{name: "web", namespace: "shop", cluster: true, ann: ann(aClass, "union", aID, "elb-1")}),
 		mk(svcSpec{name: "api", namespace: "other", cluster: true, ann: ann(aClass, "union", aID, "elb-1", aPT, "true")}),
-		mk(svcSpec{name: "db", namespace: "data", cluster: true, ann: ann(aClass, "union", aID, "elb-1", aPT, "onlyLocal")}),
+		mk(svcSpec{name: "db", namespace: "data", ann: ann(aClass, "union", aID, "elb-1", aPT, "onlyLocal")}), // Local: onlyLocal is on
 		mk(svcSpec{name: "cache", namespace: "data", cluster: true, ann: ann(aClass, "union", aID, "elb-1")}),
 	}
 	group := GroupByELB(svcs)["elb-1"]
@@ -115,8 +115,9 @@ func TestGroupDisagreesEveryMember(t *testing.T) {
 				t.Errorf("%s/%s: alsoPatch = %v, want %s", svc.Namespace, svc.Name, also, other)
 			}
 		default:
-			// Already on: align the members without it.
-			if sp.Fix == nil || sp.Fix.Strategy != StrategyPassThrough || sp.Changed || len(sp.Fix.AlsoPatch) != 2 {
+			// Already on: align the members without it (onlyLocal is written as "true", the
+			// very setting the others get).
+			if sp.Fix == nil || sp.Fix.Strategy != StrategyPassThrough || sp.Changed != (svc.Annotations[aPT] == "onlyLocal") || len(sp.Fix.AlsoPatch) != 2 {
 				t.Fatalf("%s/%s: fix = %+v changed=%v", svc.Namespace, svc.Name, sp.Fix, sp.Changed)
 			}
 		}

@@ -110,9 +110,51 @@ type ServicePlan struct {
 	PassThrough           string    `json:"passThrough"`
 	Findings              []Finding `json:"findings"`
 	Fix                   *Fix      `json:"fix"`
-	Changed               bool      `json:"changed"`
-	Applied               bool      `json:"applied"`
+	// NoFix is set when an error finding holds that no patch is known to clear: which findings,
+	// why, and what to do instead (the Service's DNS name and ports).
+	NoFix *NoFix `json:"noFix,omitempty"`
+	// Notes are facts about the verdict that are not findings: what it assumes (offline, CCE may
+	// set pass-through onlyLocal itself) and what could not be checked.
+	Notes   []Note `json:"notes,omitempty"`
+	Changed bool   `json:"changed"`
+	Applied bool   `json:"applied"`
 }
+
+// NoFix says that no patch is known to clear some error findings, and what to do instead.
+type NoFix struct {
+	// Findings are the ids no patch clears.
+	Findings []string `json:"findings"`
+	// Reason says why neither strategy helps.
+	Reason string `json:"reason"`
+	// Remedy is the no-patch remedy in words.
+	Remedy string `json:"remedy"`
+	// Addresses are what in-cluster clients should call instead: NAME.NAMESPACE.svc:PORT.
+	Addresses []string `json:"addresses"`
+}
+
+// Note is a statement about a verdict with where it comes from.
+type Note struct {
+	Message string `json:"message"`
+	// Source is doc (a vendor document), upstream, inferred, or evidence (what this run could
+	// or could not read).
+	Source string `json:"source"`
+}
+
+// Sources of a Note or a claim.
+const (
+	SourceDoc      = "doc"
+	SourceUpstream = "upstream"
+	SourceInferred = "inferred"
+	SourceEvidence = "evidence"
+)
+
+// Sources of a Cell.
+const (
+	// CellVendor: the cell is a row of the vendor's table (Edition names the table's edition).
+	CellVendor = "vendor"
+	// CellDerived: the vendor's table has no row for this Service; the cell follows Rule.
+	CellDerived = "derived"
+)
 
 // Finding is one stable finding id (SPEC "Finding ids") about one Service.
 type Finding struct {
@@ -129,7 +171,14 @@ type Finding struct {
 type Cell struct {
 	Client string `json:"client"`
 	Target string `json:"target"`
-	// Row names the vendor table row (and, for derived cells, the rule) the verdict came from.
+	// Source is "vendor" (a cell of the vendor's table) or "derived" (the table has no row for
+	// this Service; Rule says how the cell was derived).
+	Source string `json:"source"`
+	// Edition is the vendor table's edition (vendor cells).
+	Edition string `json:"edition,omitempty"`
+	// Rule is the key of the rule a derived cell follows (pkg/matrix matrix.yaml `rules`).
+	Rule string `json:"rule,omitempty"`
+	// Row names the vendor table row the cell was read from, in the vendor's words.
 	Row string `json:"row,omitempty"`
 	// When lists the matrix columns (e.g. "tunnel+ipvs") in which the cell fails, when that is not
 	// every column still possible under the known facts; empty means it fails in all of them.

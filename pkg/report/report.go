@@ -187,6 +187,13 @@ func WriteService(w io.Writer, sp plan.ServicePlan) {
 	for _, f := range sp.Findings {
 		writeFinding(w, "  ", f)
 	}
+	for _, n := range sp.Notes {
+		fmt.Fprintf(w, "  Note (%s): %s\n", n.Source, n.Message)
+	}
+	if sp.NoFix != nil {
+		fmt.Fprintf(w, "  No fix for %s: %s\n", strings.Join(sp.NoFix.Findings, ", "), sp.NoFix.Reason)
+		fmt.Fprintf(w, "    instead: %s\n", sp.NoFix.Remedy)
+	}
 	if sp.Fix == nil {
 		return
 	}
@@ -255,7 +262,11 @@ func writeFinding(w io.Writer, indent string, f plan.Finding) {
 		if len(c.When) > 0 {
 			when = strings.Join(c.When, ", ")
 		}
-		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", pad, c.Client, c.Target, when, c.Row)
+		from := "vendor table (" + c.Edition + " edition): " + c.Row
+		if c.Source == plan.CellDerived {
+			from = "DERIVED (" + c.Rule + "): " + c.Row
+		}
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", pad, c.Client, c.Target, when, from)
 	}
 	tw.Flush()
 }
