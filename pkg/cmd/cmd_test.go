@@ -94,6 +94,17 @@ func TestExecuteExitCodes(t *testing.T) {
 		{[]string{"svc", "-f", "testdata/nodeport-local.yaml", "--dry-run", "--network-model", "vpc", "--proxy-mode", "ipvs"}, 1, "", "service/web patched (dry run)"},
 		{[]string{"svc", "-f", "testdata/nodeport-local.yaml", "--network-model", "vpc", "--proxy-mode", "ipvs"}, 0, "", "service/web patched (offline)"},
 		{[]string{"svc", "-f", "testdata/nodeport-local.yaml", "--strategy", "pass-through", "--cluster-version", "v1.25.5"}, 2, "pass-through", ""},
+		// An error no patch clears: exit 1 in every mode but -o manifest, unless it is ignored.
+		{[]string{"svc", "-f", "testdata/dedicated-pt-true.yaml", "--cluster-version", "v1.25.5"}, 1, "", "No fix for dedicated-elb-hairpin"},
+		{[]string{"svc", "-f", "testdata/dedicated-pt-true.yaml", "--cluster-version", "v1.25.5", "--dry-run"}, 1, "", "orders.shop.svc:8080"},
+		{[]string{"svc", "-f", "testdata/dedicated-pt-true.yaml", "--cluster-version", "v1.25.5", "-o", "manifest"}, 0, "", "kubernetes.io/elb.pass-through"},
+		{[]string{"svc", "-f", "testdata/dedicated-pt-true-ignored.yaml", "--cluster-version", "v1.25.5", "--dry-run"}, 0, "", "No fix for dedicated-elb-hairpin"},
+		{[]string{"svc", "-f", "testdata/dedicated-pt-true.yaml", "--cluster-version", "v1.25.5", "--strategy", "cluster"}, 2, "--strategy cluster cannot work because", ""},
+		// Two Services of the input on one ELB, IPVS: both get pass-through; iptables: only the Local one.
+		{[]string{"svc", "-f", "testdata/same-elb-pair.yaml", "--cluster-version", "v1.25.5", "--network-model", "vpc", "--proxy-mode", "ipvs", "-o", "patch"}, 0, "", "{\"metadata\":{\"annotations\":{\"kubernetes.io/elb.pass-through\":\"true\"}}}\n{\"metadata\":{\"annotations\":{\"kubernetes.io/elb.pass-through\":\"true\"}}}\n"},
+		{[]string{"svc", "-f", "testdata/same-elb-pair.yaml", "--cluster-version", "v1.25.5", "--network-model", "vpc", "--proxy-mode", "ipvs", "--dry-run"}, 1, "", "service/api: pass-through set with service shop/web (same ELB, above) (dry run)"},
+		// Events of the input are read for the Services they name.
+		{[]string{"svc", "-f", "testdata/events", "--cluster-version", "v1.25.5", "-o", "json"}, 0, "", "\"id\": \"elb-member-quota-exceeded\""},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -206,5 +217,27 @@ func BenchmarkPlanOne(b *testing.B) {
 		if err != nil || !p.sp.Changed {
 			b.Fatalf("plan: %v %+v", err, p)
 		}
+	}
+}
+
+// The offline peer rule and Events, from the negative side: with iptables only the Local Service
+// is patched, and without the Event file no quota finding appears.
+func TestOfflinePeersAndEventsNegative(t *testing.T) {
+	run := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		Execute(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args)
+		if errOut.Len() > 0 {
+			t.Fatalf("%v: stderr %s", args, errOut.String())
+		}
+		return out.String()
+	}
+	out := run("svc", "-f", "testdata/same-elb-pair.yaml", "--cluster-version", "v1.25.5", "--network-model", "vpc", "--proxy-mode", "iptables", "-o", "patch")
+	if n := strings.Count(out, "pass-through"); n != 1 {
+		t.Errorf("iptables: %d patches, want 1:\n%s", n, out)
+	}
+	out = run("svc", "-f", "testdata/events/service-shared-elb-local.yaml", "--cluster-version", "v1.25.5", "-o", "json")
+	if strings.Contains(out, "elb-member-quota-exceeded") {
+		t.Errorf("a quota finding without the Event:\n%s", out)
 	}
 }

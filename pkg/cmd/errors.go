@@ -55,3 +55,11 @@ func isAdmissionDenial(err error) bool {
 	msg := statusMessage(err)
 	return !(strings.Contains(msg, `is forbidden: User "`) && strings.Contains(msg, " cannot "))
 }
+
+// reasonOf names why a request failed in a few words: "forbidden", or the server's message.
+func reasonOf(err error) string {
+	if apierrors.IsForbidden(err) {
+		return "forbidden"
+	}
+	return statusMessage(err)
+}

@@ -29,6 +29,8 @@ type companion struct {
 	live, result *corev1.Service
 	patch        []byte
 	applied      bool
+	// before and after, when set, are the manifest's own text (offline mode).
+	before, after []byte
 }
 
 // planOne decides for one Service and builds the patch of its fix: the code svc and scan share.

@@ -183,9 +183,22 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 	r.readFor(ctx, o.client, o.namespace, cluster, svcs)
 	// Each plan depends only on its own Service and the shared, read-only data above: plan them
 	// on every core.
+	// The ELB groups are formed from the Services scanned: others (outside the namespace, or
+	// not matching the selector) are not checked, and the plans say so.
+	var unchecked string
+	switch {
+	case !o.AllNamespaces && o.Selector != "":
+		unchecked = fmt.Sprintf("Services outside namespace %s or not matching %q (scan reads only those)", o.namespace, o.Selector)
+	case !o.AllNamespaces:
+		unchecked = fmt.Sprintf("Services outside namespace %s (scan -n reads one namespace; -A reads all)", o.namespace)
+	case o.Selector != "":
+		unchecked = fmt.Sprintf("Services not matching %q (scan reads only those)", o.Selector)
+	}
 	all := make([]*planned, len(svcs))
 	err = parallelEach(len(svcs), func(i int) error {
-		p, err := planOne(r.input(cluster, svcs[i], plan.StrategyAuto), o.Ignore)
+		in := r.input(cluster, svcs[i], plan.StrategyAuto)
+		in.PeersUnchecked = unchecked
+		p, err := planOne(in, o.Ignore)
 		all[i] = p
 		return err
 	})

@@ -73,8 +73,10 @@ type SvcOptions struct {
 
 	names     []string
 	namespace string
-	client    kubernetes.Interface
-	color     bool
+	// peersUnchecked says which Services that may share an ELB could not be read ("" when all).
+	peersUnchecked string
+	client         kubernetes.Interface
+	color          bool
 }
 
 // NewSvcOptions returns the defaults.
@@ -92,8 +94,8 @@ func NewCmdSvc(configFlags *genericclioptions.ConfigFlags, streams genericioopti
 		Long: `Analyze each Service: which in-cluster clients fail to reach which address and why, the fix,
 and a unified diff of the change; then apply the fix unless --dry-run is given.
 
-Exit status: 0 nothing to change or fix applied; 1 with --dry-run, a change is needed;
-2 any error.`,
+Exit status: 0 nothing to change or fix applied; 1 with --dry-run, a change is needed, and in
+every mode but offline -o manifest, an error finding that no patch clears (noFix); 2 any error.`,
 		Example: svcExample,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
@@ -214,12 +216,42 @@ func (o *SvcOptions) runOffline() error {
 		return err
 	}
 	cluster := detect.Offline(o.Overrides)
+	refs := set.Services()
+	// As online: the Services of the input that share an elb.id are planned together, and the
+	// Events of the input are read for the Services they name.
+	svcs := make([]*corev1.Service, len(refs))
+	byKey := map[string]*manifest.ServiceRef{}
+	for i, ref := range refs {
+		svcs[i] = ref.Service
+		byKey[ref.Service.Namespace+"/"+ref.Service.Name] = ref
+	}
+	groups := plan.GroupByELB(svcs)
+	events := map[string][]corev1.Event{}
+	for _, e := range set.Events() {
+		if e.InvolvedObject.Kind == "Service" {
+			key := e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name
+			events[key] = append(events[key], e)
+		}
+	}
+	// Plan every Service before any text changes, so that each decision sees the input as given.
 	var all []*planned
-	for _, ref := range set.Services() {
-		p, err := planOne(plan.Input{Cluster: cluster, Service: ref.Service, Strategy: o.Strategy}, nil)
+	for _, svc := range svcs {
+		in := plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy, Offline: true, EndpointCount: -1,
+			Events: events[svc.Namespace+"/"+svc.Name], SameELB: groups[svc.Annotations[elb.AnnID]]}
+		p, err := planOne(in, nil)
 		if err != nil {
 			return err
 		}
+		all = append(all, p)
+	}
+	fixed := map[string]bool{}
+	for _, p := range all {
+		if p.sp.Changed {
+			fixed[p.sp.Namespace+"/"+p.sp.Name] = true
+		}
+	}
+	for _, p := range all {
+		ref := byKey[p.sp.Namespace+"/"+p.sp.Name]
 		if p.sp.Changed {
 			p.before = ref.Doc.Original()
 			if err := ref.ApplyPatch(p.patch); err != nil {
@@ -227,7 +259,24 @@ func (o *SvcOptions) runOffline() error {
 			}
 			p.after = ref.Doc.Bytes()
 		}
-		all = append(all, p)
+		if p.sp.Fix == nil {
+			continue
+		}
+		// The other Services of the same ELB in the input get the pass-through with it (IPVS).
+		for _, a := range p.sp.Fix.AlsoPatch {
+			key := a.Namespace + "/" + a.Name
+			peer := byKey[key]
+			if peer == nil || fixed[key] {
+				continue
+			}
+			fixed[key] = true
+			c := &companion{live: peer.Service, patch: []byte(a.Patch), before: peer.Doc.Original()}
+			if err := peer.ApplyPatch(c.patch); err != nil {
+				return fmt.Errorf("%s: service %s: %v", peer.Doc.File, key, err)
+			}
+			c.result, c.after = peer.Service, peer.Doc.Bytes()
+			p.also = append(p.also, c)
+		}
 	}
 	if len(all) == 0 && o.Output != "manifest" {
 		fmt.Fprintf(o.ErrOut, "no Services in %s\n", o.Filename)
@@ -267,11 +316,17 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	}
 	// Plan everything first, and ask the server about every change, before writing anything: a
 	// refusal or a bad name must not leave half of the Services patched.
+	if o.peersUnchecked != "" {
+		cluster.Evidence = append(cluster.Evidence, plan.Evidence{Fact: "sameELBServices", Value: "namespace " + o.namespace,
+			Source: "not checked: " + o.peersUnchecked, Confidence: plan.ConfidenceNone, Signal: "services-all-namespaces"})
+	}
 	r := reads{events: serviceEvents(ctx, o.client, o.namespace), peers: peers}
 	r.readFor(ctx, o.client, o.namespace, cluster, svcs)
 	var all []*planned
 	for _, svc := range svcs {
-		p, err := o.plan(r.input(cluster, svc, o.Strategy))
+		in := r.input(cluster, svc, o.Strategy)
+		in.PeersUnchecked = o.peersUnchecked
+		p, err := o.plan(in)
 		if err != nil {
 			return err
 		}
@@ -390,7 +445,10 @@ func (o *SvcOptions) sameELB(ctx context.Context, svcs []*corev1.Service) (map[s
 		return nil, nil
 	}
 	list, err := o.client.CoreV1().Services("").List(ctx, metav1.ListOptions{})
-	if apierrors.IsForbidden(err) {
+	if err != nil && !apierrors.IsNotFound(err) {
+		// Forbidden (a namespaced role) or failed: the namespace's own Services are still read,
+		// and the plan says what could not be checked (never a silent narrowing).
+		o.peersUnchecked = fmt.Sprintf("Services outside namespace %s (listing Services in all namespaces failed: %s)", o.namespace, reasonOf(err))
 		list, err = o.client.CoreV1().Services(o.namespace).List(ctx, metav1.ListOptions{})
 	}
 	if err != nil {
@@ -634,6 +692,13 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 	default:
 		differ := patch.NewDiffer(o.Out, o.ErrOut, o.color)
 		report.WriteCluster(o.Out, cluster)
+		// Services of this run that another one's fix patches with it (same ELB).
+		with := map[string]string{}
+		for _, p := range all {
+			for _, c := range p.also {
+				with[c.live.Namespace+"/"+c.live.Name] = p.sp.Namespace + "/" + p.sp.Name
+			}
+		}
 		for _, p := range all {
 			fmt.Fprintln(o.Out)
 			report.WriteService(o.Out, p.sp)
@@ -651,10 +716,18 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 					return err
 				}
 			}
-			fmt.Fprintln(o.Out, statusLine(p.sp.Name, p.sp.Changed, suffix))
+			if by := with[p.sp.Namespace+"/"+p.sp.Name]; by != "" && !p.sp.Changed {
+				fmt.Fprintln(o.Out, strings.TrimSpace(fmt.Sprintf("service/%s: pass-through set with service %s (same ELB, above) %s", p.sp.Name, by, suffix)))
+			} else {
+				fmt.Fprintln(o.Out, statusLine(p.sp.Name, p.sp.Changed, suffix))
+			}
 			for _, c := range p.also {
 				fmt.Fprintf(o.Out, "service/%s in namespace %s shares ELB %s: pass-through set with it\n", c.live.Name, c.live.Namespace, p.sp.ELBID)
-				if err := diffObjects(differ, c.live, c.result); err != nil {
+				if c.before != nil {
+					if _, err := differ.Diff(patch.DiffName(c.live.Namespace, c.live.Name), c.before, c.after); err != nil {
+						return err
+					}
+				} else if err := diffObjects(differ, c.live, c.result); err != nil {
 					return err
 				}
 				fmt.Fprintln(o.Out, statusLine(c.live.Name, true, suffix))
@@ -685,17 +758,34 @@ func diffObjects(differ *patch.Differ, live, result *corev1.Service) error {
 	return err
 }
 
-// exit returns the exit status: with --dry-run, 1 when a change is needed.
+// exit returns the exit status: 1 when an error finding is left that no patch of this run
+// clears (noFix, not ignored), in every mode but the offline writes (-o manifest), so that a CI
+// running svc notices it; with --dry-run, also 1 when a change is needed.
 func (o *SvcOptions) exit(all []*planned) error {
-	if o.DryRun == dryRunNone {
-		return nil
-	}
 	for _, p := range all {
-		if p.sp.Changed || len(p.also) > 0 {
+		if o.Output != "manifest" && unresolved(p.sp) {
+			return exitStatus(ExitChanges)
+		}
+		if o.DryRun != dryRunNone && (p.sp.Changed || len(p.also) > 0) {
 			return exitStatus(ExitChanges)
 		}
 	}
 	return nil
+}
+
+// unresolved: the plan has an error finding that no patch clears, and it is not ignored.
+func unresolved(sp plan.ServicePlan) bool {
+	if sp.NoFix == nil {
+		return false
+	}
+	for _, id := range sp.NoFix.Findings {
+		for _, f := range sp.Findings {
+			if f.ID == id && f.Ignored == "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func objectYAML(svc *corev1.Service) ([]byte, error) {
