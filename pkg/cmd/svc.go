@@ -115,7 +115,7 @@ every mode but offline -o manifest, an error finding that no patch clears (noFix
 	f.Lookup("dry-run").NoOptDefVal = dryRunClient
 	f.StringVar(&o.Strategy, "strategy", plan.StrategyAuto, "Fix: auto, pass-through (annotation kubernetes.io/elb.pass-through) or cluster (externalTrafficPolicy: Cluster)")
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, patch or manifest (default: human-readable)")
-	f.BoolVar(&o.ExplainHealth, "explain-health", false, "Also explain the ELB health check of each Service (TCP SYN/SYN-ACK/RST, the 'Connection reset by peer' logs) and its settings")
+	f.BoolVar(&o.ExplainHealth, "explain-health", false, "Also explain the ELB health check of each Service (TCP SYN, SYN-ACK, ACK, then RST: the 'Connection reset by peer' logs) and its settings")
 	addFactFlags(c, &o.Overrides)
 	registerEnumCompletion(c, "dry-run", dryRunNone, dryRunClient, dryRunServer)
 	registerEnumCompletion(c, "strategy", plan.StrategyAuto, plan.StrategyPassThrough, plan.StrategyCluster)

@@ -236,6 +236,9 @@ func checkVerdict(t *testing.T, name string, in Input, sp ServicePlan, m *matrix
 	vendorRow := local && (class == "performance" || class == "dnat")
 	var elbCells []string
 	for _, f := range sp.Findings {
+		if !severityDocumented(f.ID, f.Severity) {
+			t.Fatalf("%s: %s has severity %s, the catalogue (and README) says otherwise", name, f.ID, f.Severity)
+		}
 		for _, c := range f.Unreachable {
 			switch {
 			case c.Source == CellVendor && c.Edition == m.Edition:
@@ -290,4 +293,16 @@ func checkVerdict(t *testing.T, name string, in Input, sp ServicePlan, m *matrix
 	if sp.NoFix != nil && (len(sp.NoFix.Findings) == 0 || sp.NoFix.Reason == "" || len(sp.NoFix.Addresses) == 0) {
 		t.Fatalf("%s: incomplete noFix %+v", name, sp.NoFix)
 	}
+}
+
+// severityDocumented: the catalogue's severity for id is sev, or, for a rule like "error (warning
+// on v1.16–v1.18)", names sev.
+func severityDocumented(id, sev string) bool {
+	for _, e := range Catalog {
+		if e.ID == id {
+			first, rest, _ := strings.Cut(e.Severity, " ")
+			return first == sev || (rest != "" && strings.Contains(rest, sev))
+		}
+	}
+	return false
 }
