@@ -101,7 +101,7 @@ func TestFindings(t *testing.T) {
 		{"nodeport: Local", svcWith("a", np, local, ""), vpcIPVS, nil, "nodeport-local-unreachable", true},
 		{"nodeport: Cluster", svcWith("a", np, clusterPolicy, ""), vpcIPVS, nil, "nodeport-local-unreachable", false},
 		{"hairpin: dedicated ELB", svcWith("a", lb, local, "192.168.0.147", aClass, "performance"), vpcIPTables, nil, "dedicated-elb-hairpin", true},
-		{"hairpin: shared ELB keeping client IPs", svcWith("a", lb, local, "192.168.0.147", aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true"), vpcIPTables, nil, "dedicated-elb-hairpin", true},
+		{"hairpin: shared ELB keeping client IPs, pass-through on (derived)", svcWith("a", lb, local, "192.168.0.147", aClass, "union", "kubernetes.io/elb.transparent-client-ip", "true", "kubernetes.io/elb.pass-through", "onlyLocal"), vpcIPTables, nil, "dedicated-elb-hairpin", true},
 		{"hairpin: plain shared ELB", svcWith("a", lb, local, "192.168.0.147", aClass, "union"), vpcIPTables, nil, "dedicated-elb-hairpin", false},
 		{"dnat: Local", svcWith("a", lb, local, "203.0.113.9", aClass, "dnat"), vpcIPVS, nil, "dnat-incluster-unreachable", true},
 		{"dnat: Cluster", svcWith("a", lb, clusterPolicy, "203.0.113.9", aClass, "dnat"), vpcIPVS, nil, "dnat-incluster-unreachable", false},
