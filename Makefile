@@ -34,18 +34,23 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 # go test -json through hack/testreport: package results, failed tests with their output, and
-# every skipped test with its reason (a skipped test is not a passing one).
-REPORT := $(GO) run ./hack/testreport
+# every skipped test with its reason (a skipped test is not a passing one). It prints the
+# allow-list SKIPS_ALLOW and fails when a test skipped that is not on it (or the list is
+# malformed). The target fails when go test or testreport does.
+SKIPS_ALLOW := test/skips.allow
+REPORT := $(GO) run ./hack/testreport -allow $(SKIPS_ALLOW)
+# After `go test | tee | $(REPORT)`: fail unless both go test and testreport succeeded.
+PIPE_OK := s=("$${PIPESTATUS[@]}"); [ "$${s[0]}" = 0 ] && [ "$${s[2]}" = 0 ]
 
 unit:
 	$(GO) build -o /dev/null ./hack/testreport
-	$(GO) test -count=1 -json ./cmd/... ./pkg/... ./hack/... 2>&1 | tee /tmp/elbfix-unit.json | $(REPORT); exit $${PIPESTATUS[0]}
+	$(GO) test -count=1 -json ./cmd/... ./pkg/... ./hack/... 2>&1 | tee /tmp/elbfix-unit.json | $(REPORT); $(PIPE_OK)
 
 # The harness builds kube-apiserver, etcd and kubectl once (~6 minutes cold on 2 cores) and
 # caches them in $${XDG_CACHE_HOME:-~/.cache}/kubectl-elbfix-test.
 e2e:
 	$(GO) build -o /dev/null ./hack/testreport
-	$(GO) test -count=1 -timeout 60m -json ./test/... 2>&1 | tee /tmp/elbfix-e2e.json | $(REPORT); exit $${PIPESTATUS[0]}
+	$(GO) test -count=1 -timeout 60m -json ./test/... 2>&1 | tee /tmp/elbfix-e2e.json | $(REPORT); $(PIPE_OK)
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
