@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -36,11 +34,6 @@ const (
 
 // maxConflictRetries bounds the re-read/re-plan/retry loop on 409 Conflict.
 const maxConflictRetries = 3
-
-// syncDirEnv is a test seam: when set, svc waits between its server-side dry run and the first
-// real patch for a file "go" in that directory, after creating "ready" there, so that an
-// end-to-end test can change the Service in between. Not a user feature.
-const syncDirEnv = "ELBFIX_TEST_SYNC_DIR"
 
 var svcExample = `  # Tell why pods can't reach the ELB address of Service nginx, and show the fix without applying it
   kubectl elbfix svc nginx --dry-run
@@ -559,7 +552,6 @@ func mergeLocally(svc *corev1.Service, pt []byte) (*corev1.Service, error) {
 // resourceVersion read during analysis. On 409 Conflict re-read, re-plan and retry, so a
 // concurrent change is never overwritten.
 func (o *SvcOptions) apply(ctx context.Context, sender patch.Sender, p *planned) (*planned, error) {
-	waitForTestSync()
 	for attempt := 1; ; attempt++ {
 		applied, err := sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, false)
 		if err == nil {
@@ -584,6 +576,8 @@ func (o *SvcOptions) apply(ctx context.Context, sender patch.Sender, p *planned)
 			return nil, err
 		}
 		p.also = also
+		p.sp.Notes = append(p.sp.Notes, plan.Note{Source: plan.SourceEvidence, Message: fmt.Sprintf(
+			"the Service changed while elbfix was patching it (409 Conflict, %d so far): it was re-read and re-planned, and this plan is for the object as re-read; nothing of the other change was overwritten", attempt)})
 		if !p.sp.Changed {
 			return p, nil
 		}
@@ -594,21 +588,6 @@ func (o *SvcOptions) apply(ctx context.Context, sender patch.Sender, p *planned)
 		if err == nil {
 			p.result = answer
 		}
-	}
-}
-
-func waitForTestSync() {
-	dir := os.Getenv(syncDirEnv)
-	if dir == "" {
-		return
-	}
-	_ = os.WriteFile(filepath.Join(dir, "ready"), nil, 0o600)
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(filepath.Join(dir, "go")); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -3,6 +3,7 @@ package patch
 import (
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -188,7 +189,7 @@ func TestCleanYAMLDropsManagedFields(t *testing.T) {
 }
 
 func TestDifferExternal(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/diff"); err != nil {
+	if _, err := exec.LookPath("diff"); err != nil {
 		t.Skip("no diff(1) on this machine: the KUBECTL_EXTERNAL_DIFF path needs one")
 	}
 	var out strings.Builder

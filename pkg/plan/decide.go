@@ -1138,6 +1138,15 @@ func (f *facts) chooseFix(strategy string, cur state, findings []Finding) (*Fix,
 	return nil, nil
 }
 
+func containsID(ids []string, id string) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
 func orWords(s, alt string) string {
 	if s == "" {
 		return alt
@@ -1194,21 +1203,50 @@ func (f *facts) noFix(cur state, findings []Finding, fix *Fix) *NoFix {
 		return nil
 	}
 	curSig := f.signature(findings)
-	var why []string
+	// Would the other strategy clear some of what is left? Then the answer is not "no patch".
+	var why, partial []string
 	for _, s := range []string{StrategyPassThrough, StrategyCluster} {
 		if fix != nil && fix.Strategy == s {
 			continue
 		}
-		if w := f.whyNot(s, f.outcome(s, cur), curSig); w != "" {
+		o := f.outcome(s, cur)
+		if o.changes && (s != StrategyPassThrough || f.passThroughRefusal() == "") {
+			var clears []string
+			for _, id := range errs {
+				if !containsID(o.after.ids(), id) {
+					clears = append(clears, id)
+				}
+			}
+			if len(clears) > 0 {
+				w := f.whyNot(s, o, curSig)
+				if w == "" && s == StrategyPassThrough {
+					w = f.passThroughAutoBlock()
+				}
+				if w == "" && len(o.after) > 0 {
+					w = "it leaves " + strings.Join(o.after.ids(), ", ")
+				}
+				partial = append(partial, fmt.Sprintf("%s would clear %s, but %s", strategyWords(s), strings.Join(clears, ", "), orWords(w, "not together with the rest")))
+				continue
+			}
+		}
+		if w := f.whyNot(s, o, curSig); w != "" {
 			why = append(why, w)
 		}
 	}
-	reason := "no patch is known to clear " + strings.Join(errs, ", ")
-	if fix != nil {
-		reason += " (the fix leaves it)"
-	}
-	if len(why) > 0 {
-		reason += ": " + strings.Join(why, "; ")
+	var reason string
+	switch {
+	case len(partial) > 0 && fix != nil:
+		reason = "no single patch clears every failing cell: the " + strategyWords(fix.Strategy) + " fix leaves " + strings.Join(errs, ", ") + "; " + strings.Join(partial, "; ")
+	case len(partial) > 0:
+		reason = "no fix proposed for " + strings.Join(errs, ", ") + ": " + strings.Join(partial, "; ")
+	default:
+		reason = "no patch is known to clear " + strings.Join(errs, ", ")
+		if fix != nil {
+			reason += " (the fix leaves it)"
+		}
+		if len(why) > 0 {
+			reason += ": " + strings.Join(why, "; ")
+		}
 	}
 	remedy := "Inside the cluster, " + f.dnsWords()
 	if f.lb && f.info.Dialect == elb.DialectCCE {

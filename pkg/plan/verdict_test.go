@@ -306,3 +306,27 @@ func severityDocumented(id, sev string) bool {
 	}
 	return false
 }
+
+// A dedicated ELB (Local) whose ELB peer has pass-through "true" in IPVS mode: Cluster clears the
+// hairpin but not the disagreement, pass-through the disagreement but not the hairpin. The plan
+// proposes Cluster and says plainly that no single patch clears both, never that no patch
+// clears the disagreement.
+func TestNoFixNamesThePatchThatWouldClearTheRest(t *testing.T) {
+	svc := mk(svcSpec{ann: ann(aClass, "performance", aID, "elb-1")})
+	peer := mk(svcSpec{name: "api", ann: ann(aClass, "union", aID, "elb-1", aPT, "true")})
+	sp, err := Decide(Input{Cluster: cluster("vpc", "ipvs", v125), Service: svc, SameELB: []*corev1.Service{peer}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Fix == nil || sp.Fix.Strategy != StrategyCluster {
+		t.Fatalf("fix = %+v, want cluster", sp.Fix)
+	}
+	if sp.NoFix == nil || strings.Join(sp.NoFix.Findings, ",") != FindingPassThroughInconsistentSharedLB {
+		t.Fatalf("noFix = %+v", sp.NoFix)
+	}
+	r := sp.NoFix.Reason
+	if strings.Contains(r, "no patch is known") || !strings.Contains(r, "no single patch clears every failing cell") ||
+		!strings.Contains(r, "pass-through would clear "+FindingPassThroughInconsistentSharedLB) {
+		t.Errorf("reason: %s", r)
+	}
+}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -10,11 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
@@ -367,46 +363,6 @@ func TestReadOnlyUser(t *testing.T) {
 	}
 	if after := getService(t, ns, "nginx"); after.ResourceVersion != before.ResourceVersion {
 		t.Error("a forbidden apply wrote")
-	}
-}
-
-// TestConcurrentWriterIsNotOverwritten: another writer changes the Service between elbfix's
-// read and its patch. elbfix's patch carries the resourceVersion it read, so the server answers
-// 409; elbfix re-reads, re-plans and patches again. Both changes survive.
-func TestConcurrentWriterIsNotOverwritten(t *testing.T) {
-	ns := namespace(t)
-	createService(t, loadService(t, "nginx-shared-local.yaml", ns))
-	sync := t.TempDir()
-	done := make(chan result, 1)
-	go func() {
-		done <- kubectl(t, []string{"ELBFIX_TEST_SYNC_DIR=" + sync}, "", "elbfix", "svc", "nginx", "-n", ns)
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := wait.PollUntilContextCancel(ctx, 20*time.Millisecond, true, func(context.Context) (bool, error) {
-		_, err := os.Stat(filepath.Join(sync, "ready"))
-		return err == nil, nil
-	}); err != nil {
-		t.Fatal("elbfix never reached the point before its patch")
-	}
-	// The concurrent writer: another annotation, and the selector.
-	svc := getService(t, ns, "nginx")
-	svc.Annotations["team"] = "payments"
-	svc.Spec.Selector = map[string]string{"app": "nginx", "track": "stable"}
-	if _, err := kc.Client.CoreV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(sync, "go"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r := <-done
-	wantCode(t, r, 0)
-	after := getService(t, ns, "nginx")
-	if after.Annotations["team"] != "payments" || after.Spec.Selector["track"] != "stable" {
-		t.Errorf("the concurrent change was lost: %+v %+v", after.Annotations, after.Spec.Selector)
-	}
-	if after.Annotations["kubernetes.io/elb.pass-through"] != "true" {
-		t.Errorf("the fix was not applied after the conflict: %+v\n%s", after.Annotations, r)
 	}
 }
 

@@ -38,6 +38,37 @@ const (
 // objects whose name starts with "refuse-", as the mode says. It is removed when the test ends.
 func refusingWebhook(t *testing.T, label string, mode *atomic.Int32) {
 	t.Helper()
+	serveServiceWebhook(t, "elbfix-test-"+label, "elbfix-webhook", label, func(req *admissionv1.AdmissionRequest) (bool, string) {
+		if !strings.HasPrefix(req.Name, "refuse-") {
+			return true, ""
+		}
+		switch webhookMode(mode.Load()) {
+		case refuseAll:
+			return false, "CCE service webhook (test): changes to this Service are refused"
+		case refuseWrites:
+			if req.DryRun == nil || !*req.DryRun {
+				return false, "CCE service webhook (test): real writes are refused"
+			}
+		case refuseELBAnnotChanges:
+			var oldSvc, newSvc corev1.Service
+			_ = json.Unmarshal(req.OldObject.Raw, &oldSvc)
+			_ = json.Unmarshal(req.Object.Raw, &newSvc)
+			for k, v := range newSvc.Annotations {
+				if strings.HasPrefix(k, "kubernetes.io/elb.") && oldSvc.Annotations[k] != v {
+					return false, "CCE service webhook (test): annotation " + k + " cannot be changed"
+				}
+			}
+		}
+		return true, ""
+	})
+}
+
+// serveServiceWebhook registers a ValidatingWebhookConfiguration named name for Service updates
+// in the namespaces labelled labelKey=label, served from this test process (HTTPS on 127.0.0.1)
+// by decide, which says whether to allow each request and, if not, why. Both are removed when
+// the test ends.
+func serveServiceWebhook(t *testing.T, name, labelKey, label string, decide func(*admissionv1.AdmissionRequest) (bool, string)) {
+	t.Helper()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var review admissionv1.AdmissionReview
 		if err := json.NewDecoder(r.Body).Decode(&review); err != nil {
@@ -45,26 +76,7 @@ func refusingWebhook(t *testing.T, label string, mode *atomic.Int32) {
 			return
 		}
 		req := review.Request
-		allowed, msg := true, ""
-		if strings.HasPrefix(req.Name, "refuse-") {
-			switch webhookMode(mode.Load()) {
-			case refuseAll:
-				allowed, msg = false, "CCE service webhook (test): changes to this Service are refused"
-			case refuseWrites:
-				if req.DryRun == nil || !*req.DryRun {
-					allowed, msg = false, "CCE service webhook (test): real writes are refused"
-				}
-			case refuseELBAnnotChanges:
-				var oldSvc, newSvc corev1.Service
-				_ = json.Unmarshal(req.OldObject.Raw, &oldSvc)
-				_ = json.Unmarshal(req.Object.Raw, &newSvc)
-				for k, v := range newSvc.Annotations {
-					if strings.HasPrefix(k, "kubernetes.io/elb.") && oldSvc.Annotations[k] != v {
-						allowed, msg = false, "CCE service webhook (test): annotation "+k+" cannot be changed"
-					}
-				}
-			}
-		}
+		allowed, msg := decide(req)
 		review.Response = &admissionv1.AdmissionResponse{UID: req.UID, Allowed: allowed}
 		if !allowed {
 			review.Response.Result = &metav1.Status{Code: http.StatusForbidden, Message: msg}
@@ -77,14 +89,13 @@ func refusingWebhook(t *testing.T, label string, mode *atomic.Int32) {
 	url := srv.URL + "/validate"
 	fail := admissionregistrationv1.Fail
 	none := admissionregistrationv1.SideEffectClassNone
-	name := "elbfix-test-" + label
 	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 			Name:                    "services.elbfix.test",
 			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca},
 			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update}, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"services"}}}},
-			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"elbfix-webhook": label}},
+			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{labelKey: label}},
 			FailurePolicy:           &fail,
 			SideEffects:             &none,
 			AdmissionReviewVersions: []string{"v1"},
