@@ -73,7 +73,7 @@ rejected, bad flags).`,
 	}
 	f := c.Flags()
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (the Plan document's cluster object; default: human-readable)")
-	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every signal tried, also those that told nothing or could not be read")
+	f.BoolVar(&o.Verbose, "verbose", false, "List every signal tried, also those that told nothing or could not be read")
 	addFactFlags(c, &o.Overrides)
 	registerEnumCompletion(c, "output", "json", "yaml")
 	return c

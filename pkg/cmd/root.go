@@ -4,12 +4,14 @@ package cmd
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 )
 
 // Exit codes (SPEC "Exit codes").
@@ -49,6 +51,7 @@ externalTrafficPolicy: Cluster.`,
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	configFlags.AddFlags(root.PersistentFlags())
+	addLogFlags(root)
 	_ = root.RegisterFlagCompletionFunc("namespace", completeNamespaces(configFlags))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
@@ -83,4 +86,14 @@ func Execute(streams genericiooptions.IOStreams, args []string) int {
 func oneLine(s string) string {
 	s = strings.TrimSpace(s)
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+// addLogFlags adds kubectl's log flags, -v/--v LEVEL and --vmodule: client-go logs its requests
+// to stderr at -v=6 and above (with credentials masked), as kubectl does.
+func addLogFlags(root *cobra.Command) {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	for _, name := range []string{"v", "vmodule"} {
+		root.PersistentFlags().AddGoFlag(fs.Lookup(name))
+	}
 }

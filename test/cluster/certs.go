@@ -26,6 +26,9 @@ type pki struct {
 	saKeyFile  string
 	saPubFile  string
 	tokensFile string
+	// clientCertPEM and clientKeyPEM are a client certificate signed by the CA for
+	// CertUser (group system:masters): the server accepts it with --client-ca-file.
+	clientCertPEM, clientKeyPEM []byte
 }
 
 // writePKI generates a CA, a serving certificate for 127.0.0.1/localhost signed by it, and an
@@ -77,6 +80,27 @@ func writePKI(dir string) (*pki, error) {
 		return nil, err
 	}
 
+	cliKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	cliTmpl := &x509.Certificate{
+		SerialNumber: randSerial(),
+		Subject:      pkix.Name{CommonName: CertUser, Organization: []string{"system:masters"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(7 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	cliDER, err := x509.CreateCertificate(rand.Reader, cliTmpl, caCert, &cliKey.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("creating client certificate: %w", err)
+	}
+	cliKeyDER, err := x509.MarshalECPrivateKey(cliKey)
+	if err != nil {
+		return nil, err
+	}
+
 	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -93,6 +117,9 @@ func writePKI(dir string) (*pki, error) {
 		keyFile:   filepath.Join(dir, "apiserver.key"),
 		saKeyFile: filepath.Join(dir, "sa.key"),
 		saPubFile: filepath.Join(dir, "sa.pub"),
+
+		clientCertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cliDER}),
+		clientKeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: cliKeyDER}),
 	}
 	files := []struct {
 		path string

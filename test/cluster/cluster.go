@@ -52,6 +52,8 @@ const (
 	ReadOnlyGroup = "elbfix-viewers"
 	// ReadOnlyClusterRole is the ClusterRole granting get/list/watch to ReadOnlyGroup.
 	ReadOnlyClusterRole = "elbfix-viewer"
+	// CertUser is the user name of the admin client certificate (group system:masters).
+	CertUser = "elbfix-cert-admin"
 	// AdminUser is the user name of the admin token (group system:masters).
 	AdminUser = "elbfix-admin"
 	// ServiceClusterIPRange is the --service-cluster-ip-range of the test server.
@@ -86,6 +88,11 @@ type Cluster struct {
 	Dir string
 	// AdminKubeconfig is a kubeconfig for the admin user (group system:masters).
 	AdminKubeconfig string
+	// CertKubeconfig is a kubeconfig for CertUser, authenticated by a client certificate
+	// (embedded as client-certificate-data and client-key-data); ClientCertPEM and ClientKeyPEM
+	// are that certificate and key.
+	CertKubeconfig              string
+	ClientCertPEM, ClientKeyPEM []byte
 	// ReadOnlyKubeconfig is a kubeconfig for ReadOnlyUser: get/list/watch on every
 	// resource, but no subresources (notably no nodes/proxy, pods/log, pods/exec).
 	ReadOnlyKubeconfig string
@@ -139,6 +146,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		Dir:                dir,
 		AdminKubeconfig:    filepath.Join(dir, "admin.kubeconfig"),
 		ReadOnlyKubeconfig: filepath.Join(dir, "readonly.kubeconfig"),
+		CertKubeconfig:     filepath.Join(dir, "cert.kubeconfig"),
 		AdminToken:         randHex(16),
 		ReadOnlyToken:      randHex(16),
 		Kubectl:            bins.Kubectl,
@@ -232,7 +240,19 @@ func (c *Cluster) start(ctx context.Context, bins Paths, opts Options) error {
 	if err := c.writeKubeconfig(c.AdminKubeconfig, "admin", c.AdminToken, pk.caPEM); err != nil {
 		return err
 	}
-	return c.writeKubeconfig(c.ReadOnlyKubeconfig, ReadOnlyUser, c.ReadOnlyToken, pk.caPEM)
+	if err := c.writeKubeconfig(c.ReadOnlyKubeconfig, ReadOnlyUser, c.ReadOnlyToken, pk.caPEM); err != nil {
+		return err
+	}
+	c.ClientCertPEM, c.ClientKeyPEM = pk.clientCertPEM, pk.clientKeyPEM
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["elbfix-test"] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthorityData: pk.caPEM}
+	cfg.AuthInfos[CertUser] = &clientcmdapi.AuthInfo{ClientCertificateData: pk.clientCertPEM, ClientKeyData: pk.clientKeyPEM}
+	cfg.Contexts[CertUser] = &clientcmdapi.Context{Cluster: "elbfix-test", AuthInfo: CertUser, Namespace: "default"}
+	cfg.CurrentContext = CertUser
+	if err := clientcmd.WriteToFile(*cfg, c.CertKubeconfig); err != nil {
+		return fmt.Errorf("writing kubeconfig %s: %w", c.CertKubeconfig, err)
+	}
+	return nil
 }
 
 var errPortInUse = errors.New("port already in use")
@@ -305,6 +325,7 @@ func (c *Cluster) startAPIServer(ctx context.Context, bin, etcdURL string, pk *p
 		"--tls-private-key-file=" + pk.keyFile,
 		"--authorization-mode=RBAC",
 		"--token-auth-file=" + pk.tokensFile,
+		"--client-ca-file=" + pk.caFile,
 		"--service-cluster-ip-range=" + ServiceClusterIPRange,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + pk.saPubFile,

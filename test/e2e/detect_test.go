@@ -55,7 +55,7 @@ func TestDetect(t *testing.T) {
 		}
 	})
 	t.Run("verbose", func(t *testing.T) {
-		r := kubectl(t, clear, "", "elbfix", "detect", "-v")
+		r := kubectl(t, clear, "", "elbfix", "detect", "--verbose")
 		wantCode(t, r, 0)
 		for _, want := range []string{"Signals tried:", "server-version", "kube-proxy-configmap", "default-network", "yangtse-configuration", "ConfigMap kube-system/kube-proxy"} {
 			if !strings.Contains(r.Stdout, want) {
@@ -131,7 +131,7 @@ func TestDetectErrors(t *testing.T) {
 		{"bad version", nil, []string{"--cluster-version", "latest"}, "--cluster-version"},
 		{"bad output", nil, []string{"-o", "wide"}, `invalid value "wide" for --output`},
 		{"argument", nil, []string{"nginx"}, "nginx"},
-		{"verbosity level", nil, []string{"-v=5"}, "-v"},
+		{"bad verbosity level", nil, []string{"-v=x"}, "-v"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := kubectl(t, tc.env, "", append([]string{"elbfix", "detect"}, tc.args...)...)
@@ -180,7 +180,7 @@ func TestDetectCCETurbo(t *testing.T) {
 	}
 
 	// A read-only user may not ask kube-proxy (no nodes/proxy), which is evidence, not an error.
-	r = kubectl(t, []string{"KUBECONFIG=" + c.ReadOnlyKubeconfig, "ELBFIX_NETWORK_MODE=", "ELBFIX_PROXY_MODE="}, "", "elbfix", "detect", "-v")
+	r = kubectl(t, []string{"KUBECONFIG=" + c.ReadOnlyKubeconfig, "ELBFIX_NETWORK_MODE=", "ELBFIX_PROXY_MODE="}, "", "elbfix", "detect", "--verbose")
 	wantCode(t, r, 0)
 	if !strings.Contains(r.Stdout, "cce-turbo") {
 		t.Errorf("viewer: not detected as CCE Turbo:\n%s", r)
