@@ -2,6 +2,9 @@ package cmd
 
 import (
 	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -91,8 +94,8 @@ func TestExecuteExitCodes(t *testing.T) {
 		{[]string{"svc"}, 2, "error: name the Services", ""},
 		{[]string{"scan", "--fail-on", "sometimes"}, 2, `error: invalid value "sometimes" for --fail-on`, ""},
 		{[]string{"svc", "-f", "testdata/does-not-exist.yaml"}, 2, "does-not-exist.yaml", ""},
-		{[]string{"svc", "-f", "testdata/nodeport-local.yaml", "--dry-run", "--network-model", "vpc", "--proxy-mode", "ipvs"}, 1, "", "service/web patched (dry run)"},
-		{[]string{"svc", "-f", "testdata/nodeport-local.yaml", "--network-model", "vpc", "--proxy-mode", "ipvs"}, 0, "", "service/web patched (offline)"},
+		{[]string{"svc", "-f", "testdata/nodeport-local.yaml", "--dry-run", "--network-model", "vpc", "--proxy-mode", "ipvs"}, 1, "", "service/web: would set spec.externalTrafficPolicy=Cluster; write it with -o manifest or --in-place"},
+		{[]string{"svc", "-f", "testdata/nodeport-local.yaml", "--network-model", "vpc", "--proxy-mode", "ipvs"}, 0, "", "service/web: would set spec.externalTrafficPolicy=Cluster; write it with -o manifest or --in-place"},
 		{[]string{"svc", "-f", "testdata/nodeport-local.yaml", "--strategy", "pass-through", "--cluster-version", "v1.25.5"}, 2, "pass-through", ""},
 		// An error no patch clears: exit 1 in every mode but -o manifest, unless it is ignored.
 		{[]string{"svc", "-f", "testdata/dedicated-pt-true.yaml", "--cluster-version", "v1.25.5"}, 1, "", "No fix for dedicated-elb-hairpin"},
@@ -102,7 +105,7 @@ func TestExecuteExitCodes(t *testing.T) {
 		{[]string{"svc", "-f", "testdata/dedicated-pt-true.yaml", "--cluster-version", "v1.25.5", "--strategy", "cluster"}, 2, "--strategy cluster cannot work because", ""},
 		// Two Services of the input on one ELB, IPVS: both get pass-through; iptables: only the Local one.
 		{[]string{"svc", "-f", "testdata/same-elb-pair.yaml", "--cluster-version", "v1.25.5", "--network-model", "vpc", "--proxy-mode", "ipvs", "-o", "patch"}, 0, "", "{\"metadata\":{\"annotations\":{\"kubernetes.io/elb.pass-through\":\"true\"}}}\n{\"metadata\":{\"annotations\":{\"kubernetes.io/elb.pass-through\":\"true\"}}}\n"},
-		{[]string{"svc", "-f", "testdata/same-elb-pair.yaml", "--cluster-version", "v1.25.5", "--network-model", "vpc", "--proxy-mode", "ipvs", "--dry-run"}, 1, "", "service/api: pass-through set with service shop/web (same ELB, above) (dry run)"},
+		{[]string{"svc", "-f", "testdata/same-elb-pair.yaml", "--cluster-version", "v1.25.5", "--network-model", "vpc", "--proxy-mode", "ipvs", "--dry-run"}, 1, "", "service/api: would get pass-through with service shop/web (same ELB, above)"},
 		// Events of the input are read for the Services they name.
 		{[]string{"svc", "-f", "testdata/events", "--cluster-version", "v1.25.5", "-o", "json"}, 0, "", "\"id\": \"elb-member-quota-exceeded\""},
 	} {
@@ -239,5 +242,149 @@ func TestOfflinePeersAndEventsNegative(t *testing.T) {
 	out = run("svc", "-f", "testdata/events/service-shared-elb-local.yaml", "--cluster-version", "v1.25.5", "-o", "json")
 	if strings.Contains(out, "elb-member-quota-exceeded") {
 		t.Errorf("a quota finding without the Event:\n%s", out)
+	}
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestHumanOutputGolden: the human output of svc, as a person reads it, in golden files
+// reviewed by eye. The README's first command prints at most 15 lines.
+func TestHumanOutputGolden(t *testing.T) {
+	for _, tc := range []struct {
+		golden   string
+		args     []string
+		maxLines int
+	}{
+		{"readme-first-command.golden", []string{"svc", "-f", "../../examples/service-shared-elb-local.yaml", "--cluster-version", "v1.25.5-r0"}, 15},
+		{"readme-first-command-explain.golden", []string{"svc", "-f", "../../examples/service-shared-elb-local.yaml", "--cluster-version", "v1.25.5-r0", "--explain"}, 0},
+		{"dedicated-vpc-ipvs.golden", []string{"svc", "-f", "../../examples/service-dedicated-elb.yaml", "--cluster-version", "v1.25.5-r0", "--network-model", "vpc", "--proxy-mode", "ipvs"}, 15},
+		{"dedicated-pt-true.golden", []string{"svc", "-f", "testdata/dedicated-pt-true.yaml", "--cluster-version", "v1.25.5-r0", "--network-model", "vpc", "--proxy-mode", "ipvs"}, 15},
+		{"same-elb-pair.golden", []string{"svc", "-f", "testdata/same-elb-pair.yaml", "--cluster-version", "v1.25.5-r0", "--network-model", "vpc", "--proxy-mode", "ipvs"}, 0},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			Execute(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, tc.args)
+			if errOut.Len() > 0 {
+				t.Fatalf("stderr: %s", errOut.String())
+			}
+			path := filepath.Join("testdata", "golden", tc.golden)
+			if *updateGolden {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (go test ./pkg/cmd -update writes it)", err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("%s differs (go test ./pkg/cmd -update rewrites it):\n--- got:\n%s\n--- want:\n%s", path, out.String(), want)
+			}
+			if tc.golden == "readme-first-command.golden" {
+				readme, err := os.ReadFile("../../README.md")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(string(readme), "```\n"+out.String()+"```\n") {
+					t.Errorf("the README does not show the first command's real output:\n%s", out.String())
+				}
+			}
+			if n := strings.Count(out.String(), "\n"); tc.maxLines > 0 && n > tc.maxLines {
+				t.Errorf("%d lines, want at most %d", n, tc.maxLines)
+			}
+		})
+	}
+}
+
+// TestInPlace: -i on a directory writes back exactly the fixed lines of the changed files (the
+// same bytes as -o manifest of that file), leaves the other files untouched, and a second run
+// changes nothing. Standard input is refused.
+func TestInPlace(t *testing.T) {
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := Execute(genericiooptions.IOStreams{In: strings.NewReader("apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {type: LoadBalancer, externalTrafficPolicy: Local}\n"), Out: &out, ErrOut: &errOut}, args)
+		return code, out.String(), errOut.String()
+	}
+	dir := t.TempDir()
+	entries, err := os.ReadDir("../../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := map[string][]byte{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("../../examples", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig[e.Name()] = b
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := map[string]os.FileInfo{}
+	for name := range orig {
+		before[name], _ = os.Stat(filepath.Join(dir, name))
+	}
+	flags := []string{"--cluster-version", "v1.25.5-r0", "--network-model", "vpc", "--proxy-mode", "ipvs"}
+	code, out, errOut := run(append([]string{"svc", "-f", dir, "-i"}, flags...)...)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	changed := 0
+	for name, b := range orig {
+		path := filepath.Join(dir, name)
+		got, _ := os.ReadFile(path)
+		_, want, _ := run(append([]string{"svc", "-f", filepath.Join("../../examples", name), "-o", "manifest"}, flags...)...)
+		if !strings.Contains(string(b), "kind: Service") {
+			want = string(b) // not a Service: -o manifest prints it as read, too
+		}
+		if string(got) != want {
+			t.Errorf("%s after -i:\n%s\nwant (-o manifest):\n%s", name, got, want)
+		}
+		info, _ := os.Stat(path)
+		if string(got) == string(b) {
+			if !info.ModTime().Equal(before[name].ModTime()) {
+				t.Errorf("%s did not change but was written", name)
+			}
+			continue
+		}
+		changed++
+		if info.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v, want the original's 0640", name, info.Mode().Perm())
+		}
+		if !strings.Contains(out, "written to "+path) {
+			t.Errorf("the report does not name %s:\n%s", path, out)
+		}
+	}
+	if changed != 2 {
+		t.Errorf("%d files changed, want 2 (the two Services)", changed)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(dir, ".*elbfix*"))
+	if len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+	// A second run finds nothing to change and writes nothing.
+	snapshot := map[string]string{}
+	for name := range orig {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		snapshot[name] = string(b)
+	}
+	code, out, _ = run(append([]string{"svc", "-f", dir, "-i"}, flags...)...)
+	if code != 0 || strings.Contains(out, "written to") {
+		t.Errorf("second run: exit %d\n%s", code, out)
+	}
+	for name, s := range snapshot {
+		if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != s {
+			t.Errorf("second run changed %s", name)
+		}
+	}
+	// Standard input cannot be written back; no -f at all neither.
+	for _, args := range [][]string{{"svc", "-f", "-", "-i"}, {"svc", "nginx", "-i"}, {"svc", "-f", dir, "-i", "--dry-run"}} {
+		if code, _, errOut := run(args...); code != 2 || !strings.Contains(errOut, "--in-place") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
 	}
 }

@@ -20,8 +20,9 @@ type planned struct {
 	// also are the other Services the fix patches with it (IPVS: one ELB, one pass-through).
 	also []*companion
 	// before and after, when set, are what the diff shows instead of the objects as YAML: the
-	// manifest's own text in offline mode.
+	// manifest's own text in offline mode; file is the manifest's file.
 	before, after []byte
+	file          string
 }
 
 // companion is another Service patched together with a fix (SPEC alsoPatch).
@@ -29,8 +30,9 @@ type companion struct {
 	live, result *corev1.Service
 	patch        []byte
 	applied      bool
-	// before and after, when set, are the manifest's own text (offline mode).
+	// before and after, when set, are the manifest's own text (offline mode); file is its file.
 	before, after []byte
+	file          string
 }
 
 // planOne decides for one Service and builds the patch of its fix: the code svc and scan share.

@@ -63,6 +63,11 @@ type SvcOptions struct {
 	Overrides detect.Overrides
 	// ExplainHealth adds, per Service, how the ELB's health check works and what it is set to.
 	ExplainHealth bool
+	// Explain adds the details behind each verdict: the cells with their sources, the evidence
+	// behind each cluster fact, the notes and the residual cells.
+	Explain bool
+	// InPlace writes each changed manifest file back (offline).
+	InPlace bool
 
 	names     []string
 	namespace string
@@ -108,6 +113,8 @@ every mode but offline -o manifest, an error finding that no patch clears (noFix
 	f.Lookup("dry-run").NoOptDefVal = dryRunClient
 	f.StringVar(&o.Strategy, "strategy", plan.StrategyAuto, "Fix: auto, pass-through (annotation kubernetes.io/elb.pass-through) or cluster (externalTrafficPolicy: Cluster)")
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, patch or manifest (default: human-readable)")
+	f.BoolVar(&o.Explain, "explain", false, "Also show the details behind each verdict: every failing cell with its source (vendor table row or derived rule), the evidence behind each cluster fact, and what still fails after the fix")
+	f.BoolVarP(&o.InPlace, "in-place", "i", false, "Offline (-f): write each changed file back in place, every other byte kept (not with stdin)")
 	f.BoolVar(&o.ExplainHealth, "explain-health", false, "Also explain the ELB health check of each Service (TCP SYN, SYN-ACK, ACK, then RST: the 'Connection reset by peer' logs) and its settings")
 	addFactFlags(c, &o.Overrides)
 	registerEnumCompletion(c, "dry-run", dryRunNone, dryRunClient, dryRunServer)
@@ -192,6 +199,18 @@ func (o *SvcOptions) Validate() error {
 	if o.Filename != "" && o.DryRun == dryRunServer {
 		return usageErrorf("--dry-run=server needs a cluster; with -f (offline) use --dry-run=client")
 	}
+	if o.InPlace {
+		switch {
+		case o.Filename == "":
+			return usageErrorf("--in-place writes manifest files: it needs -f FILE or -f DIR")
+		case manifest.IsStdin(o.Filename):
+			return usageErrorf("--in-place cannot write back to standard input; use -o manifest")
+		case o.Output != "":
+			return usageErrorf("--in-place writes the files; it takes no -o (the report goes to stdout)")
+		case o.DryRun != dryRunNone:
+			return usageErrorf("--in-place writes the files, --dry-run writes nothing: give one of them")
+		}
+	}
 	return nil
 }
 
@@ -245,6 +264,7 @@ func (o *SvcOptions) runOffline() error {
 	}
 	for _, p := range all {
 		ref := byKey[p.sp.Namespace+"/"+p.sp.Name]
+		p.file = ref.Doc.File
 		if p.sp.Changed {
 			p.before = ref.Doc.Original()
 			if err := ref.ApplyPatch(p.patch); err != nil {
@@ -263,7 +283,7 @@ func (o *SvcOptions) runOffline() error {
 				continue
 			}
 			fixed[key] = true
-			c := &companion{live: peer.Service, patch: []byte(a.Patch), before: peer.Doc.Original()}
+			c := &companion{live: peer.Service, patch: []byte(a.Patch), before: peer.Doc.Original(), file: peer.Doc.File}
 			if err := peer.ApplyPatch(c.patch); err != nil {
 				return fmt.Errorf("%s: service %s: %v", peer.Doc.File, key, err)
 			}
@@ -280,11 +300,12 @@ func (o *SvcOptions) runOffline() error {
 		}
 		return o.exit(all)
 	}
-	suffix := "(offline)"
-	if o.DryRun != dryRunNone {
-		suffix = "(dry run)"
+	if o.InPlace {
+		if err := set.WriteInPlace(); err != nil {
+			return err
+		}
 	}
-	return o.print(cluster, all, suffix)
+	return o.print(cluster, all, "")
 }
 
 func (o *SvcOptions) runOnline(ctx context.Context) error {
@@ -670,7 +691,12 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 		}
 	default:
 		differ := patch.NewDiffer(o.Out, o.ErrOut, o.color)
-		report.WriteCluster(o.Out, cluster)
+		if o.Explain {
+			report.WriteCluster(o.Out, cluster)
+		} else {
+			differ.Context = 1
+			report.WriteClusterLine(o.Out, cluster)
+		}
 		// Services of this run that another one's fix patches with it (same ELB).
 		with := map[string]string{}
 		for _, p := range all {
@@ -678,9 +704,15 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 				with[c.live.Namespace+"/"+c.live.Name] = p.sp.Namespace + "/" + p.sp.Name
 			}
 		}
-		for _, p := range all {
-			fmt.Fprintln(o.Out)
-			report.WriteService(o.Out, p.sp)
+		for i, p := range all {
+			if o.Explain || i > 0 {
+				fmt.Fprintln(o.Out)
+			}
+			if o.Explain {
+				report.WriteService(o.Out, p.sp)
+			} else {
+				report.WriteServiceShort(o.Out, p.sp)
+			}
 			if o.ExplainHealth {
 				fmt.Fprintln(o.Out)
 				fmt.Fprintln(o.Out, strings.TrimRight(plan.ExplainHealthCheck(p.live), "\n"))
@@ -696,12 +728,16 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 				}
 			}
 			if by := with[p.sp.Namespace+"/"+p.sp.Name]; by != "" && !p.sp.Changed {
-				fmt.Fprintln(o.Out, strings.TrimSpace(fmt.Sprintf("service/%s: pass-through set with service %s (same ELB, above) %s", p.sp.Name, by, suffix)))
+				verb := "pass-through set"
+				if o.Filename != "" && !o.InPlace {
+					verb = "would get pass-through"
+				}
+				fmt.Fprintln(o.Out, strings.TrimSpace(fmt.Sprintf("service/%s: %s with service %s (same ELB, above) %s", p.sp.Name, verb, by, suffix)))
 			} else {
-				fmt.Fprintln(o.Out, statusLine(p.sp.Name, p.sp.Changed, suffix))
+				fmt.Fprintln(o.Out, o.statusLine(p.sp.Name, p.sp.Changed, p.sp.Fix, p.file, suffix))
 			}
 			for _, c := range p.also {
-				fmt.Fprintf(o.Out, "service/%s in namespace %s shares ELB %s: pass-through set with it\n", c.live.Name, c.live.Namespace, p.sp.ELBID)
+				fmt.Fprintf(o.Out, "service/%s (namespace %s) is on the same ELB %s: it gets the same pass-through\n", c.live.Name, c.live.Namespace, p.sp.ELBID)
 				if c.before != nil {
 					if _, err := differ.Diff(patch.DiffName(c.live.Namespace, c.live.Name), c.before, c.after); err != nil {
 						return err
@@ -709,19 +745,31 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 				} else if err := diffObjects(differ, c.live, c.result); err != nil {
 					return err
 				}
-				fmt.Fprintln(o.Out, statusLine(c.live.Name, true, suffix))
+				fmt.Fprintln(o.Out, o.statusLine(c.live.Name, true, &plan.Fix{Strategy: plan.StrategyPassThrough}, c.file, suffix))
 			}
 		}
 	}
 	return o.exit(all)
 }
 
-func statusLine(name string, changed bool, suffix string) string {
-	verb := "unchanged"
-	if changed {
-		verb = "patched"
+// statusLine says what this run did to one Service: online as kubectl says it ("patched (dry
+// run)"); offline never "patched", since nothing was written: what would change and how to
+// write it, or, with --in-place, which file was written.
+func (o *SvcOptions) statusLine(name string, changed bool, fix *plan.Fix, file, suffix string) string {
+	if o.Filename == "" {
+		verb := "unchanged"
+		if changed {
+			verb = "patched"
+		}
+		return strings.TrimSpace(fmt.Sprintf("service/%s %s %s", name, verb, suffix))
 	}
-	return strings.TrimSpace(fmt.Sprintf("service/%s %s %s", name, verb, suffix))
+	switch {
+	case !changed || fix == nil:
+		return fmt.Sprintf("service/%s: nothing to change", name)
+	case o.InPlace:
+		return fmt.Sprintf("service/%s: %s, written to %s", name, report.ChangeWords(fix.Strategy), file)
+	}
+	return fmt.Sprintf("service/%s: would %s; write it with -o manifest or --in-place", name, report.ChangeWords(fix.Strategy))
 }
 
 func diffObjects(differ *patch.Differ, live, result *corev1.Service) error {
@@ -742,7 +790,7 @@ func diffObjects(differ *patch.Differ, live, result *corev1.Service) error {
 // running svc notices it; with --dry-run, also 1 when a change is needed.
 func (o *SvcOptions) exit(all []*planned) error {
 	for _, p := range all {
-		if o.Output != "manifest" && unresolved(p.sp) {
+		if o.Output != "manifest" && !o.InPlace && unresolved(p.sp) {
 			return exitStatus(ExitChanges)
 		}
 		if o.DryRun != dryRunNone && (p.sp.Changed || len(p.also) > 0) {

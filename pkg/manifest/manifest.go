@@ -60,6 +60,7 @@ const StdinName = "stdin"
 type Set struct {
 	Files     []*File
 	namespace string
+	fromStdin bool
 	services  []*ServiceRef
 	events    []*corev1.Event // the v1 Events, as decoded (namespaces not defaulted)
 }
@@ -152,6 +153,7 @@ func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading stdin: %v", err)
 		}
+		s.fromStdin = true
 		return s, s.add(StdinName, data)
 	}
 	if path == "" {

@@ -44,11 +44,13 @@ type Differ struct {
 	Color bool
 	// External is the KUBECTL_EXTERNAL_DIFF command; empty means the built-in unified diff.
 	External string
+	// Context is the number of unchanged lines around each change in the built-in diff.
+	Context int
 }
 
 // NewDiffer returns a Differ that honours KUBECTL_EXTERNAL_DIFF.
 func NewDiffer(out, errOut io.Writer, color bool) *Differ {
-	return &Differ{Out: out, ErrOut: errOut, Color: color, External: os.Getenv(ExternalDiffEnv)}
+	return &Differ{Out: out, ErrOut: errOut, Color: color, External: os.Getenv(ExternalDiffEnv), Context: 3}
 }
 
 // Diff writes the diff of live and merged (YAML) for the named object and tells whether they differ.
@@ -56,7 +58,7 @@ func (d *Differ) Diff(name string, live, merged []byte) (bool, error) {
 	if d.External != "" {
 		return d.external(name, live, merged)
 	}
-	text, err := Unified(name, live, merged)
+	text, err := unified(name, live, merged, d.Context)
 	if err != nil || text == "" {
 		return false, err
 	}
@@ -70,6 +72,10 @@ func (d *Differ) Diff(name string, live, merged []byte) (bool, error) {
 // Unified returns the unified diff (3 lines of context) between live and merged, labelled as
 // kubectl diff labels its files; "" when they are equal.
 func Unified(name string, live, merged []byte) (string, error) {
+	return unified(name, live, merged, 3)
+}
+
+func unified(name string, live, merged []byte, context int) (string, error) {
 	if bytes.Equal(live, merged) {
 		return "", nil
 	}
@@ -78,7 +84,7 @@ func Unified(name string, live, merged []byte) (string, error) {
 		B:        difflib.SplitLines(string(merged)),
 		FromFile: filepath.ToSlash(filepath.Join("LIVE", name)),
 		ToFile:   filepath.ToSlash(filepath.Join("MERGED", name)),
-		Context:  3,
+		Context:  context,
 	})
 }
 

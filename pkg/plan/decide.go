@@ -208,6 +208,9 @@ func Decide(in Input, m *matrix.Matrix) (ServicePlan, error) {
 		PassThrough: info.PassThrough,
 		Findings:    []Finding{},
 	}
+	for _, p := range svc.Spec.Ports {
+		sp.Ports = append(sp.Ports, p.Port)
+	}
 	if _, na := NotApplicable(svc); na {
 		sp.ExternalTrafficPolicy = string(svc.Spec.ExternalTrafficPolicy)
 		return sp, nil
@@ -476,6 +479,12 @@ func (f *facts) evaluate(st state) []Finding {
 	if f.lb && f.info.Dialect == elb.DialectOpenSourceCCM {
 		out = append(out, Finding{ID: FindingOpenSourceCCMDialect, Severity: SeverityInfo,
 			Message: fmt.Sprintf("kubernetes.io/elb.class %q is the open-source cloud-provider-huaweicloud dialect: kubernetes.io/elb.pass-through does not exist there, so the only fix is externalTrafficPolicy Cluster", f.info.Class)})
+	}
+	addrs := f.addrWords()
+	for i := range out {
+		for j := range out[i].Unreachable {
+			out[i].Unreachable[j].Address = addrs[out[i].Unreachable[j].Target]
+		}
 	}
 	return out
 }
@@ -806,9 +815,19 @@ var targetWords = map[string]string{
 func describeCells(cells []Cell, addrs map[string]string) string {
 	var order []string
 	byTarget := map[string][]string{}
+	everywhere := map[string]int{} // target → clients failing in every column
+	for _, c := range cells {
+		if len(c.When) == 0 {
+			everywhere[c.Target]++
+		}
+	}
 	for _, c := range cells {
 		if _, ok := byTarget[c.Target]; !ok {
 			order = append(order, c.Target)
+		}
+		if everywhere[c.Target] == len(matrix.Clients) {
+			byTarget[c.Target] = []string{"no in-cluster client"}
+			continue
 		}
 		who := clientWords[c.Client]
 		if who == "" {
@@ -828,9 +847,35 @@ func describeCells(cells []Cell, addrs map[string]string) string {
 		if a := addrs[t]; a != "" {
 			what += " " + a
 		}
+		if len(byTarget[t]) == 1 && byTarget[t][0] == "no in-cluster client" {
+			parts = append(parts, "no in-cluster client can reach "+what)
+			continue
+		}
 		parts = append(parts, joinWords(byTarget[t])+" can't reach "+what)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// DescribeCells says in words who fails to reach what, from the cells and their addresses:
+// "hosts on other nodes and pods on other nodes can't reach the ELB address 192.168.7.20:80".
+// ports are the Service's ports, added to the ELB and DNAT addresses.
+func DescribeCells(cells []Cell, ports []int32) string {
+	addrs := map[string]string{}
+	for _, c := range cells {
+		if c.Address == "" || addrs[c.Target] != "" {
+			continue
+		}
+		a := c.Address
+		if len(ports) > 0 && !strings.Contains(a, ",") {
+			var ps []string
+			for _, p := range ports {
+				ps = append(ps, fmt.Sprint(p))
+			}
+			a += ":" + strings.Join(ps, ",")
+		}
+		addrs[c.Target] = a
+	}
+	return describeCells(cells, addrs)
 }
 
 func joinWords(list []string) string {
@@ -1265,7 +1310,7 @@ func (f *facts) notes() []Note {
 	case f.cur.pt == ptOnlyLocal:
 		out = append(out, Note{Source: SourceInferred, Message: "kubernetes.io/elb.pass-through onlyLocal (CCE sets it itself on Local Services, vendor doc) is read as pass-through on while the policy is Local, and off with externalTrafficPolicy Cluster"})
 	case f.offline && f.info.PassThrough == "":
-		msg := "offline: CCE may set kubernetes.io/elb.pass-through onlyLocal itself when it creates a Local Service (vendor doc), which changes this verdict (pass-through on while Local); declare kubernetes.io/elb.pass-through explicitly in the manifest so the verdict does not depend on it"
+		msg := "CCE may set kubernetes.io/elb.pass-through onlyLocal itself when it creates a Local Service (vendor doc), which would change this verdict: declare the annotation in the manifest"
 		out = append(out, Note{Source: SourceDoc, Message: msg})
 	}
 	return f.peerNotes(out)

@@ -101,15 +101,18 @@ type Conflict struct {
 
 // ServicePlan is the verdict and fix for one Service.
 type ServicePlan struct {
-	Namespace             string    `json:"namespace"`
-	Name                  string    `json:"name"`
-	Type                  string    `json:"type"`
-	ExternalTrafficPolicy string    `json:"externalTrafficPolicy"`
-	ELBClass              string    `json:"elbClass"`
-	ELBID                 string    `json:"elbID"`
-	PassThrough           string    `json:"passThrough"`
-	Findings              []Finding `json:"findings"`
-	Fix                   *Fix      `json:"fix"`
+	Namespace             string `json:"namespace"`
+	Name                  string `json:"name"`
+	Type                  string `json:"type"`
+	ExternalTrafficPolicy string `json:"externalTrafficPolicy"`
+	ELBClass              string `json:"elbClass"`
+	ELBID                 string `json:"elbID"`
+	PassThrough           string `json:"passThrough"`
+	// Ports are the Service's ports (what in-cluster clients call, with the address or the DNS
+	// name).
+	Ports    []int32   `json:"ports,omitempty"`
+	Findings []Finding `json:"findings"`
+	Fix      *Fix      `json:"fix"`
 	// NoFix is set when an error finding holds that no patch is known to clear: which findings,
 	// why, and what to do instead (the Service's DNS name and ports).
 	NoFix *NoFix `json:"noFix,omitempty"`
@@ -178,6 +181,9 @@ type Cell struct {
 	Edition string `json:"edition,omitempty"`
 	// Rule is the key of the rule a derived cell follows (pkg/matrix matrix.yaml `rules`).
 	Rule string `json:"rule,omitempty"`
+	// Address is the address the target stands for, when the Service's status has it (the ELB's
+	// or the DNAT address, several joined by ", ").
+	Address string `json:"address,omitempty"`
 	// Row names the vendor table row the cell was read from, in the vendor's words.
 	Row string `json:"row,omitempty"`
 	// When lists the matrix columns (e.g. "tunnel+ipvs") in which the cell fails, when that is not

@@ -270,3 +270,197 @@ func writeFinding(w io.Writer, indent string, f plan.Finding) {
 	}
 	tw.Flush()
 }
+
+// WriteClusterLine writes the cluster facts a verdict stands on in one line, each with where it
+// came from ("flag", "detected, high", ...), and what to pass when one is unknown. The evidence
+// behind each is for --explain (WriteCluster) and `kubectl elbfix detect`.
+func WriteClusterLine(w io.Writer, c plan.Cluster) {
+	fact := func(name, value string) string {
+		if value == "" || value == plan.Unknown {
+			return plan.Unknown
+		}
+		best := ""
+		for _, e := range c.Evidence {
+			if e.Fact == name && e.Value == value && rankConfidence(e.Confidence) > rankConfidence(best) {
+				best = e.Confidence
+			}
+		}
+		switch best {
+		case plan.ConfidenceOverride:
+			return value + " (flag)"
+		case "":
+			return value
+		}
+		return value + " (detected, " + best + ")"
+	}
+	parts := []string{"network " + fact("networkModel", c.NetworkModel), "kube-proxy " + fact("proxyMode", c.ProxyMode), "version " + fact("version", c.Version)}
+	var flags []string
+	if c.NetworkModel == "" || c.NetworkModel == plan.Unknown {
+		flags = append(flags, "--network-model")
+	}
+	if c.ProxyMode == "" || c.ProxyMode == plan.Unknown {
+		flags = append(flags, "--proxy-mode")
+	}
+	if c.Version == "" || c.Version == plan.Unknown {
+		flags = append(flags, "--cluster-version")
+	}
+	line := "Cluster: " + strings.Join(parts, ", ")
+	if len(flags) > 0 {
+		line += "; unknown facts widen the verdict to every possibility: pass " + strings.Join(flags, ", ")
+	}
+	fmt.Fprintln(w, line)
+}
+
+func rankConfidence(c string) int {
+	switch c {
+	case plan.ConfidenceOverride:
+		return 5
+	case plan.ConfidenceHigh:
+		return 4
+	case plan.ConfidenceMedium:
+		return 3
+	case plan.ConfidenceLow:
+		return 2
+	case plan.ConfidenceNone:
+		return 1
+	}
+	return 0
+}
+
+// WriteServiceShort writes one Service's verdict for a person in a hurry: a header, one line
+// per finding (who can't reach what, in words), the recommended no-patch action, the fix with
+// its cost on one line, and what still fails after it. detection-incomplete is left to the
+// cluster line. --explain (WriteService) adds the cell tables, their sources and the residuals.
+func WriteServiceShort(w io.Writer, sp plan.ServicePlan) {
+	fmt.Fprintf(w, "service/%s (namespace %s): %s\n", sp.Name, sp.Namespace, shortDescribe(sp))
+	shown, errorCells := 0, false
+	for _, f := range sp.Findings {
+		if f.ID == plan.FindingDetectionIncomplete && f.Ignored == "" {
+			continue
+		}
+		shown++
+		line := fmt.Sprintf("  %s %s: %s", strings.ToUpper(f.Severity), f.ID, findingWords(f, sp.Ports))
+		if f.Ignored != "" {
+			line = fmt.Sprintf("  ignored %s: %s", f.ID, f.Ignored)
+		}
+		fmt.Fprintln(w, line)
+		errorCells = errorCells || (f.Severity == plan.SeverityError && len(f.Unreachable) > 0 && f.Ignored == "")
+	}
+	if shown == 0 {
+		fmt.Fprintf(w, "  OK: %s\n", nothingToDo(sp))
+	}
+	for _, n := range sp.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n.Message)
+	}
+	if errorCells || sp.NoFix != nil {
+		fmt.Fprintf(w, "  Inside the cluster, call %s (the Service's DNS name): it works from every node and pod, whatever the policy.\n", strings.Join(dnsNames(sp), ", "))
+	}
+	if sp.NoFix != nil {
+		fmt.Fprintf(w, "  No fix for %s: %s\n", strings.Join(sp.NoFix.Findings, ", "), sp.NoFix.Reason)
+	}
+	if sp.Fix == nil {
+		return
+	}
+	line := "  Fix: " + ChangeWords(sp.Fix.Strategy)
+	if !sp.Changed && len(sp.Fix.AlsoPatch) == 0 {
+		line += " (already set)"
+	}
+	var also []string
+	for _, a := range sp.Fix.AlsoPatch {
+		also = append(also, a.Namespace+"/"+a.Name)
+	}
+	if len(also) > 0 {
+		line += ", also on " + strings.Join(also, ", ") + " (same ELB)"
+	}
+	if len(sp.Fix.Costs) > 0 {
+		var costs []string
+		for _, c := range sp.Fix.Costs {
+			if strings.HasPrefix(c, "also sets pass-through on ") {
+				continue // said above ("also on ...")
+			}
+			// The gist of each cost, before its explanation (--explain shows it whole).
+			if i := strings.Index(c, ": "); i > 0 {
+				c = c[:i]
+			}
+			costs = append(costs, c)
+		}
+		line += "; cost: " + strings.Join(costs, "; ")
+	}
+	fmt.Fprintln(w, line)
+	var left []string
+	for _, r := range sp.Fix.Residual {
+		left = append(left, r.ID+" ("+r.Severity+")")
+	}
+	if len(left) > 0 {
+		fmt.Fprintf(w, "  Still failing after the fix: %s\n", strings.Join(left, ", "))
+	}
+}
+
+// ChangeWords says what a strategy's patch sets: "set kubernetes.io/elb.pass-through=true".
+func ChangeWords(strategy string) string {
+	switch strategy {
+	case plan.StrategyPassThrough:
+		return "set kubernetes.io/elb.pass-through=true"
+	case plan.StrategyCluster:
+		return "set spec.externalTrafficPolicy=Cluster"
+	}
+	return strategy
+}
+
+func shortDescribe(sp plan.ServicePlan) string {
+	parts := []string{sp.Type}
+	if sp.ExternalTrafficPolicy != "" {
+		parts = append(parts, "externalTrafficPolicy "+sp.ExternalTrafficPolicy)
+	}
+	switch sp.ELBClass {
+	case "union", "":
+		if sp.Type == "LoadBalancer" {
+			parts = append(parts, "shared ELB")
+		}
+	case "performance":
+		parts = append(parts, "dedicated ELB")
+	case "dnat":
+		parts = append(parts, "DNAT")
+	default:
+		parts = append(parts, "elb.class "+sp.ELBClass)
+	}
+	if sp.PassThrough != "" {
+		parts = append(parts, "pass-through "+sp.PassThrough)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// findingWords is a finding in one line: its cells in words when it has cells, else the first
+// sentence of its message.
+func findingWords(f plan.Finding, ports []int32) string {
+	if len(f.Unreachable) == 0 {
+		msg := f.Message
+		if i := strings.Index(msg, ". "); i > 0 {
+			msg = msg[:i]
+		}
+		return strings.TrimSuffix(msg, ".")
+	}
+	words := plan.DescribeCells(f.Unreachable, ports)
+	derived := false
+	for _, c := range f.Unreachable {
+		derived = derived || c.Source == plan.CellDerived
+	}
+	if derived {
+		words += " (derived: the vendor's table has no row for it)"
+	}
+	return words
+}
+
+func dnsNames(sp plan.ServicePlan) []string {
+	if sp.NoFix != nil && len(sp.NoFix.Addresses) > 0 {
+		return sp.NoFix.Addresses
+	}
+	var out []string
+	for _, p := range sp.Ports {
+		out = append(out, fmt.Sprintf("%s.%s.svc:%d", sp.Name, sp.Namespace, p))
+	}
+	if len(out) == 0 {
+		out = append(out, sp.Name+"."+sp.Namespace+".svc")
+	}
+	return out
+}
