@@ -6,10 +6,8 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,6 +49,7 @@ type ScanOptions struct {
 	FailOn        string
 	Ignore        []string
 	Overrides     detect.Overrides
+	NoHeaders     bool
 
 	namespace string
 	client    kubernetes.Interface
@@ -83,11 +82,12 @@ A finding can be ignored per Service with the annotation
 	f := c.Flags()
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Scan Services in every namespace")
 	f.StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter Services, as in kubectl")
-	f.StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml or patch (default: a table)")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: wide (more columns), json, yaml or patch (default: a table)")
+	f.BoolVar(&o.NoHeaders, "no-headers", false, "Print the table without the cluster line, the column headers and the summary (as kubectl get --no-headers)")
 	f.StringVar(&o.FailOn, "fail-on", plan.SeverityError, "Lowest severity that makes the exit code 1: error, warning, info or never")
 	f.StringSliceVar(&o.Ignore, "ignore", nil, "Finding ids to ignore in this run (repeatable or comma-separated)")
 	addFactFlags(c, &o.Overrides)
-	registerEnumCompletion(c, "output", "json", "yaml", "patch")
+	registerEnumCompletion(c, "output", "wide", "json", "yaml", "patch")
 	registerEnumCompletion(c, "fail-on", plan.SeverityError, plan.SeverityWarning, plan.SeverityInfo, "never")
 	return c
 }
@@ -106,9 +106,9 @@ func (o *ScanOptions) Complete() error {
 // Validate checks the flags.
 func (o *ScanOptions) Validate() error {
 	switch o.Output {
-	case "", "json", "yaml", "patch":
+	case "", "wide", "json", "yaml", "patch":
 	default:
-		return usageErrorf("invalid value %q for --output: must be one of json, yaml, patch", o.Output)
+		return usageErrorf("invalid value %q for --output: must be one of wide, json, yaml, patch", o.Output)
 	}
 	switch o.FailOn {
 	case plan.SeverityError, plan.SeverityWarning, plan.SeverityInfo, "never":
@@ -298,43 +298,19 @@ func (o *ScanOptions) print(cluster plan.Cluster, all []*planned) error {
 		}
 		return nil
 	}
-	report.WriteCluster(o.Out, cluster)
-	fmt.Fprintln(o.Out)
-	tw := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tNAME\tTYPE\tPOLICY\tELB\tPASS-THROUGH\tFINDINGS\tFIX")
-	counts := map[string]int{}
-	fixes := 0
-	for _, p := range all {
-		sp := p.sp
-		var ids []string
-		for _, f := range sp.Findings {
-			if f.Ignored != "" {
-				ids = append(ids, f.ID+" (ignored: "+f.Ignored+")")
-				continue
-			}
-			ids = append(ids, f.ID)
-			counts[f.Severity]++
-		}
-		fix := "-"
-		if sp.Fix != nil && sp.Changed {
-			fix = sp.Fix.Strategy
-			fixes++
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sp.Namespace, sp.Name, sp.Type, orDash(sp.ExternalTrafficPolicy),
-			orDash(sp.ELBClass), orDash(sp.PassThrough), orDash(strings.Join(ids, ",")), fix)
-	}
-	tw.Flush()
-	fmt.Fprintf(o.Out, "\n%d Services: %d error, %d warning, %d info; %d need a fix.\n",
-		len(all), counts[plan.SeverityError], counts[plan.SeverityWarning], counts[plan.SeverityInfo], fixes)
+	report.WriteScanTable(o.Out, cluster, docServices(all), report.TableOptions{
+		AllNamespaces: o.AllNamespaces, Wide: o.Output == "wide", NoHeaders: o.NoHeaders})
 	return nil
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
+func docServices(all []*planned) []plan.ServicePlan {
+	out := make([]plan.ServicePlan, len(all))
+	for i, p := range all {
+		out[i] = p.sp
 	}
-	return s
+	return out
 }
+
 
 // worst is the rank (plan.SeverityRank) of a plan's highest severity among findings not
 // ignored; 0 for none.

@@ -132,7 +132,7 @@ func TestScanMatchesSvc(t *testing.T) {
 	// The table and its summary.
 	r = elbfix(t, append([]string{"scan", "-n", ns}, fixedFacts...)...)
 	wantCode(t, r, 1)
-	for _, want := range []string{"NAMESPACE", "PASS-THROUGH", "FINDINGS", fmt.Sprintf("%d Services:", len(names))} {
+	for _, want := range []string{"NAME", "FINDINGS", fmt.Sprintf("of %d Services need a fix", len(names))} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("scan table lacks %q:\n%s", want, r)
 		}
@@ -378,4 +378,95 @@ func requestMetric(t *testing.T, match func(line string) bool) int {
 		total += int(v)
 	}
 	return total
+}
+
+// TestScanTable: the table as kubectl users read it, through kubectl on the real API server: the
+// cluster line and a fact that holds for every row (detection-incomplete, the proxy mode being
+// unknown) once in the header and in no row; a summary line counting fixes by strategy and
+// Services by worst finding; --no-headers (rows only); -o wide (more columns); NAMESPACE only
+// with -A.
+func TestScanTable(t *testing.T) {
+	ns := namespace(t)
+	var names []string
+	for _, svc := range serviceKinds(ns) {
+		createService(t, svc)
+		names = append(names, svc.Name)
+	}
+	facts := []string{"--network-model", "vpc", "--cluster-version", "v1.25.5-r0"} // proxy mode unknown
+	doc, r := scanPlan(t, nil, append([]string{"-n", ns}, facts...)...)
+	wantCode(t, r, 1)
+	incomplete, fixes := 0, map[string]int{}
+	for _, sp := range doc.Services {
+		if hasFinding(sp.Findings, "detection-incomplete") {
+			incomplete++
+		}
+		if sp.Fix != nil && (sp.Changed || len(sp.Fix.AlsoPatch) > 0) {
+			fixes[sp.Fix.Strategy]++
+		}
+	}
+	if incomplete == 0 || fixes["pass-through"] == 0 || fixes["cluster"] == 0 {
+		t.Fatalf("the fixture needs detection-incomplete and both fixes: %d, %v", incomplete, fixes)
+	}
+
+	r = elbfix(t, append([]string{"scan", "-n", ns}, facts...)...)
+	wantCode(t, r, 1)
+	t.Logf("scan -n:\n%s", r.Stdout)
+	lines := strings.Split(strings.TrimRight(r.Stdout, "\n"), "\n")
+	if !strings.HasPrefix(lines[0], "Cluster: network vpc (flag), kube-proxy unknown, version v1.25.5-r0 (flag)") {
+		t.Errorf("cluster line: %q", lines[0])
+	}
+	if want := fmt.Sprintf("detection-incomplete (info, %d Services)", incomplete); !strings.HasPrefix(lines[1], want) {
+		t.Errorf("header: %q, want it to start with %q", lines[1], want)
+	}
+	if strings.Count(r.Stdout, "detection-incomplete") != 1 {
+		t.Errorf("detection-incomplete is repeated in the rows:\n%s", r.Stdout)
+	}
+	header := strings.Fields(lines[3])
+	if strings.Join(header, " ") != "NAME TYPE POLICY ELB FINDINGS FIX" {
+		t.Errorf("columns with -n: %v", header)
+	}
+	if got := len(lines) - 4 - 2; got != len(names) {
+		t.Errorf("%d rows, want %d:\n%s", got, len(names), r.Stdout)
+	}
+	need := fixes["pass-through"] + fixes["cluster"]
+	summary := lines[len(lines)-1]
+	if want := fmt.Sprintf("%d of %d Services need a fix: %d pass-through, %d Cluster", need, len(names), fixes["pass-through"], fixes["cluster"]); !strings.HasPrefix(summary, want) {
+		t.Errorf("summary %q, want it to start with %q", summary, want)
+	}
+	if !strings.Contains(summary, "worst finding per Service: ") {
+		t.Errorf("summary without the severities: %q", summary)
+	}
+
+	// --no-headers: only the rows.
+	r = elbfix(t, append([]string{"scan", "-n", ns, "--no-headers"}, facts...)...)
+	wantCode(t, r, 1)
+	rows := strings.Split(strings.TrimRight(r.Stdout, "\n"), "\n")
+	if len(rows) != len(names) {
+		t.Errorf("--no-headers: %d lines, want %d rows:\n%s", len(rows), len(names), r.Stdout)
+	}
+	for _, l := range rows {
+		if strings.HasPrefix(l, "NAME") || strings.HasPrefix(l, "Cluster:") || strings.Contains(l, "need a fix") {
+			t.Errorf("--no-headers printed %q", l)
+		}
+	}
+
+	// -o wide: more columns, the ELB's addresses among them.
+	r = elbfix(t, append([]string{"scan", "-n", ns, "-o", "wide"}, facts...)...)
+	wantCode(t, r, 1)
+	wide := strings.Split(r.Stdout, "\n")
+	if got := strings.Join(strings.Fields(wide[3]), " "); got != "NAME TYPE POLICY ELB ELB-ID PASS-THROUGH ADDRESS FINDINGS UNREACHABLE FIX" {
+		t.Errorf("-o wide columns: %s", got)
+	}
+	if !strings.Contains(r.Stdout, "192.168.0.147") || !strings.Contains(r.Stdout, "pod-other-node") {
+		t.Errorf("-o wide lacks the addresses or the clients:\n%s", r.Stdout)
+	}
+
+	// -A: the NAMESPACE column first.
+	r = elbfix(t, append([]string{"scan", "-A"}, facts...)...)
+	if r.Code == 2 {
+		t.Fatalf("scan -A: %s", r)
+	}
+	if l := strings.Split(r.Stdout, "\n"); !strings.HasPrefix(l[3], "NAMESPACE") && !strings.HasPrefix(l[2], "NAMESPACE") {
+		t.Errorf("scan -A without the NAMESPACE column:\n%s", strings.Join(l[:min(len(l), 5)], "\n"))
+	}
 }
