@@ -311,7 +311,6 @@ func docServices(all []*planned) []plan.ServicePlan {
 	return out
 }
 
-
 // worst is the rank (plan.SeverityRank) of a plan's highest severity among findings not
 // ignored; 0 for none.
 func worst(sp plan.ServicePlan) int {
