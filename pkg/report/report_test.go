@@ -160,3 +160,28 @@ func FuzzIndent(f *testing.F) {
 		}
 	})
 }
+
+// TestScanTableGolden: scan's table for a person, with and without -A, -o wide and
+// --no-headers, as golden files reviewed by eye.
+func TestScanTableGolden(t *testing.T) {
+	cluster := plan.Cluster{NetworkModel: "vpc", ProxyMode: "unknown", Version: "v1.25.5-r0",
+		Evidence: []plan.Evidence{{Fact: "networkModel", Value: "vpc", Source: "set by --network-model", Confidence: "override"}}}
+	var svcs []plan.ServicePlan
+	for _, file := range []string{"service-shared-elb-local.yaml", "service-dedicated-elb.yaml"} {
+		svcs = append(svcs, decide(t, file, cluster))
+	}
+	for _, tc := range []struct {
+		name string
+		opts TableOptions
+	}{
+		{"scan-n.golden", TableOptions{}},
+		{"scan-A-wide.golden", TableOptions{AllNamespaces: true, Wide: true}},
+		{"scan-no-headers.golden", TableOptions{NoHeaders: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			WriteScanTable(&buf, cluster, svcs, tc.opts)
+			golden(t, tc.name, buf.Bytes())
+		})
+	}
+}
