@@ -1,9 +1,11 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -11,32 +13,48 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
+// causedError is a message for the user that keeps the API error behind it, so that the code
+// can still tell a refusal (an API status) from a broken connection.
+type causedError struct {
+	msg   string
+	cause error
+}
+
+func (e *causedError) Error() string { return e.msg }
+func (e *causedError) Unwrap() error { return e.cause }
+
+func caused(cause error, format string, a ...any) error {
+	return &causedError{msg: fmt.Sprintf(format, a...), cause: cause}
+}
+
 // serverError turns a failed API call into one sentence that says what failed and what to do.
 func serverError(err error, doing string) error {
 	var netErr net.Error
 	var urlErr *url.Error
 	switch {
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("%s: the API server rejected the credentials (401 Unauthorized); check the token or client certificate in your kubeconfig", doing)
+		return caused(err, "%s: the API server rejected the credentials (401 Unauthorized); check the token or client certificate in your kubeconfig", doing)
 	case apierrors.IsForbidden(err):
-		return fmt.Errorf("%s: forbidden: %s", doing, statusMessage(err))
+		return caused(err, "%s: forbidden: %s", doing, statusMessage(err))
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+		return caused(err, "%s: the API server did not answer in time: %v; raise --request-timeout, or check the server's health", doing, err)
 	case errors.As(err, &urlErr), errors.As(err, &netErr):
-		return fmt.Errorf("%s: cannot reach the API server: %v; check --server, --context or KUBECONFIG", doing, err)
+		return caused(err, "%s: cannot reach the API server: %v; check --server, --context or KUBECONFIG", doing, err)
 	}
-	return fmt.Errorf("%s: %v", doing, err)
+	return caused(err, "%s: %v", doing, err)
 }
 
 // refusal reports the server's answer to a patch verbatim, naming the Service.
 func refusal(svc *corev1.Service, err error, phase string) error {
 	if apierrors.IsForbidden(err) && !isAdmissionDenial(err) {
-		return fmt.Errorf("service %s/%s: the %s was forbidden: %s; ask for patch permission on services, or use --dry-run to only look", svc.Namespace, svc.Name, phase, statusMessage(err))
+		return caused(err, "service %s/%s: the %s was forbidden: %s; ask for patch permission on services, or use --dry-run to only look", svc.Namespace, svc.Name, phase, statusMessage(err))
 	}
 	if apierrors.IsConflict(err) {
-		return fmt.Errorf("service %s/%s changed during the %s: %s; run the command again", svc.Namespace, svc.Name, phase, statusMessage(err))
+		return caused(err, "service %s/%s changed during the %s: %s; run the command again", svc.Namespace, svc.Name, phase, statusMessage(err))
 	}
 	var st apierrors.APIStatus
 	if errors.As(err, &st) {
-		return fmt.Errorf("service %s/%s: the API server refused the %s: %s", svc.Namespace, svc.Name, phase, statusMessage(err))
+		return caused(err, "service %s/%s: the API server refused the %s: %s", svc.Namespace, svc.Name, phase, statusMessage(err))
 	}
 	return serverError(err, fmt.Sprintf("service %s/%s: %s", svc.Namespace, svc.Name, phase))
 }
@@ -49,11 +67,33 @@ func statusMessage(err error) string {
 	return err.Error()
 }
 
-// isAdmissionDenial tells an admission webhook's or plugin's refusal (which may also be 403)
-// from an RBAC denial, whose message reads `... is forbidden: User "x" cannot patch resource ...`.
+// isAdmissionDenial tells an admission webhook's or plugin's refusal from anything else: it is an
+// answer of the API server (a Status, not a broken connection), with the codes admission uses
+// (400, 403, 422), and a 403 that is not an RBAC denial (whose message reads `... is forbidden:
+// User "x" cannot patch resource ...`). Throttling (429), server errors and transport errors
+// are not refusals: a fallback to the other strategy on those would change a Service for a
+// glitch.
 func isAdmissionDenial(err error) bool {
-	msg := statusMessage(err)
-	return !(strings.Contains(msg, `is forbidden: User "`) && strings.Contains(msg, " cannot "))
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) {
+		return false
+	}
+	switch st.Status().Code {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return true
+	case http.StatusForbidden:
+		msg := statusMessage(err)
+		return !(strings.Contains(msg, `is forbidden: User "`) && strings.Contains(msg, " cannot "))
+	}
+	return false
+}
+
+// maybeWritten tells a failed write whose request may still have reached the server: the
+// connection broke or timed out, so no answer of the API server arrived (a Status answer means
+// the server refused it, and nothing was written).
+func maybeWritten(err error) bool {
+	var st apierrors.APIStatus
+	return err != nil && !errors.As(err, &st)
 }
 
 // reasonOf names why a request failed in a few words: "forbidden", or the server's message.

@@ -366,7 +366,11 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 		for i, p := range all {
 			if p.sp.Changed {
 				if all[i], err = o.apply(ctx, sender, p); err != nil {
-					return partialError(err, done)
+					var maybe []written
+					if maybeWritten(err) {
+						maybe = []written{{p.live, p.result}}
+					}
+					return partialError(err, done, maybe)
 				}
 				if all[i].sp.Applied { // not when a concurrent writer already made the change
 					done = append(done, written{all[i].live, all[i].result})
@@ -374,7 +378,11 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 			}
 			for _, c := range all[i].also {
 				if err := o.applyCompanion(ctx, sender, c); err != nil {
-					return partialError(err, done)
+					var maybe []written
+					if maybeWritten(err) {
+						maybe = []written{{c.live, c.result}}
+					}
+					return partialError(err, done, maybe)
 				}
 				if c.applied {
 					done = append(done, written{c.live, c.result})
@@ -391,20 +399,31 @@ type written struct{ before, after *corev1.Service }
 // partialError says which Services were already patched when a later write failed, each with
 // the kubectl command that reverts it (the inverse patch), so nobody is left with a silent half
 // state.
-func partialError(err error, done []written) error {
-	if len(done) == 0 {
+func partialError(err error, done, maybe []written) error {
+	if len(done) == 0 && len(maybe) == 0 {
 		return err
 	}
-	var names, reverts []string
-	for _, w := range done {
-		names = append(names, w.before.Namespace+"/"+w.before.Name)
-		revert, rerr := patch.Revert(w.before, w.after)
-		if rerr != nil {
-			revert = []byte("?")
+	revertCmds := func(ws []written) (names, reverts []string) {
+		for _, w := range ws {
+			names = append(names, w.before.Namespace+"/"+w.before.Name)
+			revert, rerr := patch.Revert(w.before, w.after)
+			if rerr != nil {
+				revert = []byte("?")
+			}
+			reverts = append(reverts, fmt.Sprintf("kubectl patch service %s -n %s --type strategic -p '%s'", w.before.Name, w.before.Namespace, revert))
 		}
-		reverts = append(reverts, fmt.Sprintf("kubectl patch service %s -n %s --type strategic -p '%s'", w.before.Name, w.before.Namespace, revert))
+		return names, reverts
 	}
-	return fmt.Errorf("%v; already patched before this failure: %s; to revert: %s", err, strings.Join(names, ", "), strings.Join(reverts, "; "))
+	msg := err.Error()
+	if len(done) > 0 {
+		names, reverts := revertCmds(done)
+		msg += fmt.Sprintf("; already patched before this failure: %s; to revert: %s", strings.Join(names, ", "), strings.Join(reverts, "; "))
+	}
+	if len(maybe) > 0 {
+		names, reverts := revertCmds(maybe)
+		msg += fmt.Sprintf("; possibly patched (the request was sent but its answer was lost; check with kubectl get): %s; to revert if it was: %s", strings.Join(names, ", "), strings.Join(reverts, "; "))
+	}
+	return errors.New(msg)
 }
 
 // serverDryRun sends the exact patch of p (and of its companions) with dryRun=All. When the

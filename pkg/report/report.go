@@ -361,6 +361,10 @@ func WriteServiceShort(w io.Writer, sp plan.ServicePlan) {
 	if sp.Fix == nil {
 		return
 	}
+	if strings.HasPrefix(sp.Fix.Reason, "the server refused ") {
+		// A fallback after a refusal: the server's own words say why this is not the first fix.
+		fmt.Fprintf(w, "  Fallback: %s\n", sp.Fix.Reason)
+	}
 	line := "  Fix: " + ChangeWords(sp.Fix.Strategy)
 	if !sp.Changed && len(sp.Fix.AlsoPatch) == 0 {
 		line += " (already set)"
