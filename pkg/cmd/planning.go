@@ -25,7 +25,8 @@ type planned struct {
 	file          string
 }
 
-// companion is another Service patched together with a fix (SPEC alsoPatch).
+// companion is another Service patched together with a fix (the Plan's alsoPatch,
+// docs/contract.md).
 type companion struct {
 	live, result *corev1.Service
 	patch        []byte

@@ -14,7 +14,7 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// Exit codes (SPEC "Exit codes").
+// Exit codes (docs/contract.md "Exit codes").
 const (
 	ExitOK      = 0
 	ExitChanges = 1

@@ -324,7 +324,7 @@ func notServed(err error, resource string) string {
 
 // ---- nodes ----
 
-// Labels CCE puts on its nodes (domain.md §5, shared/examples/node-cce-*.yaml).
+// Labels CCE puts on its nodes (docs/domain.md §5, examples/node-cce-*.yaml).
 const (
 	labelCCEPrefix      = "cce.cloud.com/" // e.g. cce.cloud.com/cce-nodepool
 	labelSubnetID       = "node.kubernetes.io/subnetid"
@@ -435,7 +435,7 @@ func nodeClues(r *reads) nodeSummary {
 	return s
 }
 
-// podCIDRClues reads VPC or tunnel from the nodes' pod CIDRs [inferred, domain.md §5]: the VPC
+// podCIDRClues reads VPC or tunnel from the nodes' pod CIDRs [inferred, docs/domain.md §5]: the VPC
 // network gives each node a fixed pod block (spec.podCIDR); the tunnel network hands out /28
 // blocks and sets none; Turbo sets none either, so "none" means tunnel only once Turbo is
 // excluded. It applies to CCE only.

@@ -219,7 +219,7 @@ func dump(c plan.Cluster) string {
 	return b.String()
 }
 
-// TestInfer: one row per cluster shape and per signal combination, from domain.md §5.
+// TestInfer: one row per cluster shape and per signal combination, from docs/domain.md §5.
 func TestDetectInfer(t *testing.T) {
 	turboNode := node("192.168.1.87", map[string]string{"cce.cloud.com/cce-nodepool": "turbo-pool", "node.kubernetes.io/subnetid": "s", "os.name": "HCE_OS_2.0"}, "")
 	vpcNode := func(name, cidr string) corev1.Node { return node(name, cceStandardLabels, "", cidr) }

@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// Where the signals are read (domain.md §5).
+// Where the signals are read (docs/domain.md §5).
 const (
 	pathVersion        = "/version"
 	pathNodes          = "/api/v1/nodes"

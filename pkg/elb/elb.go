@@ -1,4 +1,4 @@
-// Package elb reads the CCE ELB annotations of a Service (domain.md §4) and the addresses in its
+// Package elb reads the CCE ELB annotations of a Service (docs/domain.md §4) and the addresses in its
 // load-balancer status. Parsing never panics: anything that does not parse is a Problem, with the
 // parser's own message, and the rest is still read.
 package elb
@@ -87,7 +87,8 @@ type Info struct {
 func (i Info) Shared() bool { return i.Dialect != DialectNone && !i.Dedicated && !i.DNAT }
 
 // PreservesClientIP reports whether the ELB hands the client's own address to the backend: a
-// dedicated ELB, or a shared one with transparent-client-ip. Such an ELB hairpins (domain §1).
+// dedicated ELB, or a shared one with transparent-client-ip. Such an ELB hairpins
+// (docs/domain.md §1).
 func (i Info) PreservesClientIP() bool { return i.Dedicated || i.TransparentClientIP }
 
 // Autocreate is kubernetes.io/elb.autocreate. Unknown fields are ignored.

@@ -1,6 +1,6 @@
 // Package kubeversion parses Kubernetes server versions as CCE reports them
 // (v1.25.5-r0-25.2.5, v1.17.9-r0-CCE20.7.1.B003-17.36.3) and as upstream does (v1.37.2), and
-// compares them with the version gates of domain.md §3.
+// compares them with the version gates of docs/domain.md §3.
 package kubeversion
 
 import (

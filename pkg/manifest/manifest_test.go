@@ -52,7 +52,7 @@ func TestIsStdin(t *testing.T) {
 	}
 }
 
-// Every example of shared/examples reads, and writes back byte for byte.
+// Every example of examples/ (copied to testdata/examples) reads, and writes back byte for byte.
 func TestExamplesRoundTrip(t *testing.T) {
 	files, _ := filepath.Glob("testdata/examples/*.yaml")
 	if len(files) == 0 {

@@ -1,8 +1,8 @@
-// Package matrix holds the vendor access matrix (domain.md §2) as data: which in-cluster client
-// reaches which address of a Service with externalTrafficPolicy Local, per network model and
-// kube-proxy mode. The cells live in matrix.yaml (embedded); this package loads, validates and
-// looks them up, and applies the §2.1 derivation for LoadBalancer Services. A later edition of the
-// vendor page is a change to matrix.yaml only.
+// Package matrix holds the vendor access matrix (docs/domain.md §2) as data: which in-cluster
+// client reaches which address of a Service with externalTrafficPolicy Local, per network model
+// and kube-proxy mode. The cells live in matrix.yaml (embedded); this package loads, validates
+// and looks them up, and applies the derivation of docs/domain.md §2.1 for LoadBalancer
+// Services. A later edition of the vendor page is a change to matrix.yaml only.
 package matrix
 
 import (
@@ -117,7 +117,7 @@ type OtherKind struct {
 	Cells []OtherCell `json:"cells"`
 }
 
-// Derived says which NodePort cell a client of a LoadBalancer Service reads (§2.1).
+// Derived says which NodePort cell a client of a LoadBalancer Service reads (docs/domain.md §2.1).
 type Derived struct {
 	// Row is the client row of the NodePort table that is read.
 	Row string `json:"row"`
@@ -125,7 +125,7 @@ type Derived struct {
 	Target string `json:"target"`
 }
 
-// Derivation is the §2.1 mapping.
+// Derivation is the mapping of docs/domain.md §2.1.
 type Derivation struct {
 	Inferred bool               `json:"inferred"`
 	Rule     string             `json:"rule"`
@@ -399,9 +399,9 @@ func (m *Matrix) Other(kind, client, target string, col Column) Result {
 	return OK
 }
 
-// Shortcut is the §2.1 derivation for a LoadBalancer Service whose ELB address kube-proxy
-// short-cuts: the client reads its own node's IP:NodePort. It returns the result in col and the
-// NodePort cell it was read from. The derivation is inferred (m.Derivation.Inferred).
+// Shortcut is the derivation of docs/domain.md §2.1 for a LoadBalancer Service whose ELB
+// address kube-proxy short-cuts: the client reads its own node's IP:NodePort. It returns the
+// result in col and the NodePort cell it was read from. The derivation is inferred (m.Derivation.Inferred).
 func (m *Matrix) Shortcut(client string, col Column) (Result, Derived) {
 	d, ok := m.Derivation.Shortcut[client]
 	if !ok {

@@ -32,7 +32,7 @@ func TestEmbeddedLoads(t *testing.T) {
 		t.Errorf("columns = %v, want %v", m.Columns(), allColumns)
 	}
 	if !m.Derivation.Inferred {
-		t.Error("the §2.1 derivation must be marked inferred")
+		t.Error("the derivation (docs/domain.md §2.1) must be marked inferred")
 	}
 	if MustDefault() == nil {
 		t.Fatal("MustDefault returned nil")
@@ -44,7 +44,7 @@ func TestEmbeddedLoads(t *testing.T) {
 	}
 }
 
-// One row per cell of the vendor NodePort table (domain.md §2): 4 clients × 4 columns × 2 targets.
+// One row per cell of the vendor NodePort table (docs/domain.md §2): 4 clients × 4 columns × 2 targets.
 func TestNodePortCells(t *testing.T) {
 	m := MustDefault()
 	const S, O = TargetNodePortServerNode, TargetNodePortOtherNode
@@ -153,7 +153,7 @@ func TestOtherKindCells(t *testing.T) {
 	}
 }
 
-// domain.md §2.1: a LoadBalancer Service's ELB address read as the client's own node's NodePort.
+// docs/domain.md §2.1: a LoadBalancer Service's ELB address read as the client's own node's NodePort.
 func TestShortcutDerivation(t *testing.T) {
 	m := MustDefault()
 	tests := []struct {

@@ -3,7 +3,8 @@ package plan
 // CatalogEntry describes one finding id once: its id, its severity as documented (a rule when it varies), when it fires, and the remedy.
 type CatalogEntry struct{ ID, Severity, When, Remedy string }
 
-// Catalog lists every finding id in SPEC order (the ids are exactly the Finding* constants).
+// Catalog lists every finding id in the contract's order (docs/contract.md "Finding ids"); the
+// ids are exactly the Finding* constants.
 // The README's finding table holds the same rows, cell for cell (catalog_test.go checks it).
 // The text is plain (no Markdown) so that it can be printed as it is.
 var Catalog = []CatalogEntry{
@@ -45,7 +46,7 @@ var Catalog = []CatalogEntry{
 		Remedy: "only the policy fix applies (externalTrafficPolicy: Cluster), or the ClusterIP or DNS name NAME.NAMESPACE.svc inside the cluster"},
 }
 
-// FindingIDs lists every finding id, in SPEC order (from Catalog).
+// FindingIDs lists every finding id, in the contract's order (from Catalog).
 var FindingIDs = func() []string {
 	ids := make([]string, len(Catalog))
 	for i, e := range Catalog {

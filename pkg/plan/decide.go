@@ -14,7 +14,7 @@ import (
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/matrix"
 )
 
-// Finding ids (SPEC "Finding ids"; stable).
+// Finding ids (docs/contract.md "Finding ids"; stable).
 const (
 	FindingInClusterELBShortcut            = "incluster-elb-shortcut"
 	FindingNodePortLocalUnreachable        = "nodeport-local-unreachable"
@@ -136,7 +136,7 @@ func ptValue(info elb.Info) string {
 
 // ptOn says whether pass-through is on for a pass-through value under a policy: "true" always;
 // onlyLocal (which CCE sets itself on Local Services [doc]) only while the policy is Local
-// [inferred, domain §2.1]: with Cluster, kube-proxy short-cuts the ELB address again.
+// [inferred, docs/domain.md §2.1]: with Cluster, kube-proxy short-cuts the ELB address again.
 func ptOn(pt string, local bool) bool { return pt == ptTrue || (pt == ptOnlyLocal && local) }
 
 // on says whether pass-through is on in state st.

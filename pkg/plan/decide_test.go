@@ -134,7 +134,7 @@ func cl(clients []string, target string) []string {
 	return out
 }
 
-// One row per case of SPEC.md's finding table and domain.md §2–§4.
+// One row per case of the README's finding table and docs/domain.md §2–§4.
 func TestDecide(t *testing.T) {
 	const (
 		shortcut = FindingInClusterELBShortcut
@@ -177,7 +177,7 @@ func TestDecide(t *testing.T) {
 		noteAbsent   string              // substring no finding message, reason or cost may contain
 		noFix        []string            // the findings the plan says no patch clears
 	}{
-		// §2.1 derivation per column, shared ELB, Local, no status yet (target elb-ip), v1.25: auto = pass-through.
+		// docs/domain.md §2.1 derivation per column, shared ELB, Local, no status yet (target elb-ip), v1.25: auto = pass-through.
 		{name: "shared Local tunnel+ipvs", svc: svcSpec{ann: union}, col: tIPVS, version: v125,
 			findings: []string{shortcut + "/error", np + "/warning"}, shortcut: cl([]string{hon, pon}, "elb-ip"),
 			fix: StrategyPassThrough, residual: []string{np + "/warning"}, changed: true},

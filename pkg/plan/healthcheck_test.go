@@ -84,7 +84,7 @@ func TestExplainHealthCheck(t *testing.T) {
 
 // TestExplainHealthCheckHandshake: the TCP check is told in the order it happens (SYN, SYN-ACK,
 // ACK, RST: each first mentioned after the one before), and the RST after a failed check is told
-// too (domain §7).
+// too (docs/domain.md §7).
 func TestExplainHealthCheckHandshake(t *testing.T) {
 	got := ExplainHealthCheck(nil)
 	first := map[string]int{}

@@ -12,7 +12,7 @@ import (
 // EventWindow is how far back from Input.Now an Event counts as recent.
 const EventWindow = 24 * time.Hour
 
-// DefaultMembersPerPool is the ELB's default members_per_pool quota (domain §7).
+// DefaultMembersPerPool is the ELB's default members_per_pool quota (docs/domain.md §7).
 const DefaultMembersPerPool = 500
 
 // MembersNearQuota is the member count (80% of the default quota) from which a fix that adds

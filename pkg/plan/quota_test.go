@@ -213,7 +213,7 @@ func TestMemberQuota(t *testing.T) {
 	}
 }
 
-// The example Event of the vendor page (shared/examples) matches the example Service.
+// The example Event of the vendor page (examples/, copied to testdata) matches the example Service.
 func TestMemberQuotaExampleEvent(t *testing.T) {
 	e := readEvent(t, "event-member-quota.yaml")
 	svc := readService(t, "service-shared-elb-local.yaml")

@@ -1,5 +1,5 @@
-// Package plan holds the Plan document of SPEC.md (the stable JSON/YAML output shared by svc and
-// scan) and the decision that fills it: findings, the failing cells of the access matrix, and the fix.
+// Package plan holds the Plan document of docs/contract.md (the stable JSON/YAML output shared
+// by svc and scan) and the decision that fills it: findings, the failing cells of the access matrix, and the fix.
 package plan
 
 import "encoding/json"
@@ -159,7 +159,7 @@ const (
 	CellDerived = "derived"
 )
 
-// Finding is one stable finding id (SPEC "Finding ids") about one Service.
+// Finding is one stable finding id (docs/contract.md "Finding ids") about one Service.
 type Finding struct {
 	ID          string `json:"id"`
 	Severity    string `json:"severity"`

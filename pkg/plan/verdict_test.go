@@ -32,7 +32,7 @@ var vipPriv = []corev1.LoadBalancerIngress{{IP: "192.168.0.147"}}
 // "SCENARIO COLUMN CLIENT TARGET vendor" or "... derived RULE" (COLUMN * = every column). Every
 // cell Decide gives for a scenario must be a row here, and every row a cell Decide gives.
 var cellRows = []string{
-	// Vendor NodePort table (domain.md §2), cell by cell.
+	// Vendor NodePort table (docs/domain.md §2), cell by cell.
 	"nodeport tunnel+ipvs host-same-node nodeport-other-node vendor",
 	"nodeport tunnel+ipvs host-other-node nodeport-other-node vendor",
 	"nodeport tunnel+ipvs pod-same-node nodeport-other-node vendor",
@@ -49,7 +49,7 @@ var cellRows = []string{
 	"nodeport vpc+iptables pod-same-node nodeport-server-node vendor",
 	"nodeport vpc+iptables pod-same-node nodeport-other-node vendor",
 	"nodeport vpc+iptables pod-other-node nodeport-other-node vendor",
-	// Derived (§2.1): shared ELB, Local, pass-through off: the client's own node's NodePort.
+	// Derived (docs/domain.md §2.1): shared ELB, Local, pass-through off: the client's own node's NodePort.
 	"shared-local tunnel+ipvs host-other-node elb-private-ip derived shortcut-own-nodeport",
 	"shared-local tunnel+ipvs pod-other-node elb-private-ip derived shortcut-own-nodeport",
 	"shared-local vpc+ipvs host-other-node elb-private-ip derived shortcut-own-nodeport",
@@ -262,7 +262,7 @@ func checkVerdict(t *testing.T, name string, in Input, sp ServicePlan, m *matrix
 		}
 	}
 	if in.Service.Annotations[aPT] == "onlyLocal" && !local {
-		// onlyLocal is off with Cluster (domain.md §2.1): nothing that needs pass-through on.
+		// onlyLocal is off with Cluster (docs/domain.md §2.1): nothing that needs pass-through on.
 		for _, f := range sp.Findings {
 			if f.ID == FindingDedicatedELBHairpin || f.ID == FindingPassThroughUnsupportedVersion {
 				t.Fatalf("%s: %s with onlyLocal and Cluster: %s", name, f.ID, f.Message)

@@ -1,5 +1,5 @@
-// Package report renders plans: the SPEC's Plan document as JSON or YAML, and the human view
-// (verdict, cells, fix) that svc and scan print.
+// Package report renders plans: the Plan document (docs/contract.md) as JSON or YAML, and the
+// human view (verdict, cells, fix) that svc and scan print.
 package report
 
 import (

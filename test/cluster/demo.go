@@ -23,7 +23,7 @@ const (
 	demoDedicatedEIP   = "203.0.113.36"
 )
 
-// LoadDemo creates a small CCE-like scene, mirroring the CCE examples (shared/examples): a CCE
+// LoadDemo creates a small CCE-like scene, mirroring the CCE examples (examples/): a CCE
 // Standard node (VPC network, podCIDR 10.0.0.0/25), the Service "nginx" in "default" on an
 // auto-created shared ELB with externalTrafficPolicy Local and an ingress address, the
 // dedicated-ELB Service "orders" in "shop", one running pod and an EndpointSlice for each

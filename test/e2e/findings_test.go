@@ -90,8 +90,8 @@ func peer(name, passThrough string) func(t *testing.T, ns string, svc *corev1.Se
 
 const quotaMessage = `(combined from similar events):Details:Update member of listener/pool(dc9098a3/539490e1) error: Failed to create member :{"error_msg":"Quota exceeded for resources: members_per_pool","error_code":"ELB.8905"},status code: 409`
 
-// TestFindings: every finding id of SPEC.md, one case where it holds and one where it must not,
-// planned by svc against the real API server.
+// TestFindings: every finding id of the README's finding table, one case where it holds and one
+// where it must not, planned by svc against the real API server.
 func TestFindings(t *testing.T) {
 	const elbID = "5d7f9a1b-3c2e-4f6a-8b0c-1d2e3f4a5b6c"
 	cases := []findingCase{
