@@ -19,7 +19,7 @@ FUZZTIME ?= 10s
 # Fuzz targets run briefly by `make test`: package:target.
 FUZZ_TARGETS := ./pkg/manifest:FuzzRead ./pkg/manifest:FuzzApplyPatch ./pkg/elb:FuzzParseAnnotations ./pkg/kubeversion:FuzzParse ./pkg/plan:FuzzDecide ./pkg/report:FuzzIndent
 
-.PHONY: all build test unit e2e fuzz vet demo cluster bench clean dist krew-test
+.PHONY: all build test unit e2e fuzz vet lint demo cluster bench clean dist krew-test
 
 all: build
 
@@ -27,7 +27,16 @@ build:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-elbfix
 
 ## test: unit tests, end-to-end tests against a real kube-apiserver + etcd, and short fuzz runs.
-test: vet unit e2e fuzz
+test: vet lint unit e2e fuzz
+
+# lint: golangci-lint v2 (.golangci.yml), built once from the Go module proxy and cached outside
+# the repository, next to the test cluster's binaries.
+LINT_VERSION := v2.15.0
+TOOLS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kubectl-elbfix-tools/golangci-lint-$(LINT_VERSION)
+lint:
+	@test -x $(TOOLS)/golangci-lint || { echo "building golangci-lint $(LINT_VERSION) into $(TOOLS)"; \
+		GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION); }
+	$(TOOLS)/golangci-lint run ./...
 
 vet:
 	$(GO) mod tidy -diff

@@ -235,10 +235,7 @@ func fatal(ctx context.Context, r *reads) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var errs []error
-	for _, err := range []error{errOf(r.version), errOf(r.nodes), errOf(r.nad), errOf(r.yangtse), errOf(r.proxyCM)} {
-		errs = append(errs, err)
-	}
+	errs := []error{errOf(r.version), errOf(r.nodes), errOf(r.nad), errOf(r.yangtse), errOf(r.proxyCM)}
 	for _, p := range r.probes {
 		errs = append(errs, p.err)
 	}

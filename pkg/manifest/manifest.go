@@ -164,7 +164,7 @@ func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
 		return nil, fileError(path, err)
 	}
 	if !info.IsDir() {
-		data, err := os.ReadFile(path)
+		data, err := os.ReadFile(path) //nolint:gosec // G304: reading the file the user named with -f is the point
 		if err != nil {
 			return nil, fileError(path, err)
 		}
@@ -192,7 +192,7 @@ func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
 		return nil, fmt.Errorf("%s: no .yaml, .yml or .json files in the directory", path)
 	}
 	for _, name := range names {
-		data, err := os.ReadFile(name)
+		data, err := os.ReadFile(name) //nolint:gosec // G304: a file of the directory the user named with -f
 		if err != nil {
 			return nil, fileError(name, err)
 		}

@@ -17,7 +17,7 @@ import (
 func TestRandomPatches(t *testing.T) {
 	n := 300
 	if s := os.Getenv("RANDOM_PATCHES"); s != "" {
-		json.Unmarshal([]byte(s), &n)
+		_ = json.Unmarshal([]byte(s), &n)
 	}
 	inputs, _ := filepath.Glob("testdata/golden/*.in.*")
 	keys := []string{"metadata", "annotations", "labels", "spec", "externalTrafficPolicy", "selector", "app",

@@ -66,8 +66,9 @@ func readmeFindingRows(readme string) ([][4]string, error) {
 		for i, c := range cells {
 			row[i] = strings.TrimSpace(c)
 		}
-		id, ok := strings.CutPrefix(row[0], "`")
-		if id, ok = strings.CutSuffix(id, "`"); !ok || !strings.HasPrefix(row[0], "`") || id == "" {
+		id, _ := strings.CutPrefix(row[0], "`")
+		id, ok := strings.CutSuffix(id, "`")
+		if !ok || !strings.HasPrefix(row[0], "`") || id == "" {
 			return nil, fmt.Errorf("row %q: the id cell is not `id`", l)
 		}
 		row[0] = id

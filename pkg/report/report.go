@@ -74,7 +74,7 @@ func WritePlan(w io.Writer, doc plan.Plan, format string) error {
 				bw.WriteString(",")
 			}
 			bw.WriteString("\n    ")
-			bw.Write(encoded[i])
+			_, _ = bw.Write(encoded[i]) // a write error comes back from Flush
 		}
 	}
 	if len(doc.Services) > 0 {

@@ -159,7 +159,7 @@ func goTool() (string, error) {
 			return p, nil
 		}
 	}
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
+	p := filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // SA1019: the last fallback, after PATH and the known install paths
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	}
@@ -338,7 +338,7 @@ func lockFile(ctx context.Context, path string, log io.Writer, what string) (fun
 		return nil, fmt.Errorf("opening lock file: %w", err)
 	}
 	unlock := func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) // closing the file unlocks it anyway
 		f.Close()
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {

@@ -52,7 +52,7 @@ func (c *Cluster) LoadDemo(ctx context.Context) error {
 			},
 			NodeInfo: corev1.NodeSystemInfo{
 				KubeletVersion:   "v1.28.3-r10-28.0.9",
-				KubeProxyVersion: "v1.28.3-r10-28.0.9",
+				KubeProxyVersion: "v1.28.3-r10-28.0.9", //nolint:staticcheck // SA1019: CCE nodes still report it; the demo node is shaped like one
 			},
 		},
 	})

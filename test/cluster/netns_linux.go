@@ -91,7 +91,7 @@ func netnsHTTPServer(ctx context.Context, port int, handler http.Handler) (_ *Ne
 	}
 	defer func() {
 		if retErr != nil {
-			s.cleanup(ip)
+			_ = s.cleanup(ip) // the error being returned is the one that matters
 		}
 	}()
 	steps := [][]string{
@@ -118,7 +118,7 @@ func netnsHTTPServer(ctx context.Context, port int, handler http.Handler) (_ *Ne
 	}
 	s.Port = l.Addr().(*net.TCPAddr).Port
 	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(l)
+	go func() { _ = s.srv.Serve(l) }() // ends with ErrServerClosed on Close
 
 	// Wait until the host reaches the server over the veth pair (the link may take a moment
 	// to come up).
@@ -146,7 +146,7 @@ func (s *NetnsServer) Close() error {
 	}
 	s.closed = true
 	if s.srv != nil {
-		s.srv.Close()
+		_ = s.srv.Close()
 	}
 	ip, err := ipCommand()
 	if err != nil {
