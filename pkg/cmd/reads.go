@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -171,4 +172,74 @@ func (idx backendIndex) hostNetwork(svc *corev1.Service) *bool {
 		return nil
 	}
 	return &all
+}
+
+// perServiceLimit is the number of Services up to which svc reads what each needs with requests
+// of its own (Events by field selector, EndpointSlices by the service-name label, backend pods by
+// the Service's selector), so that its cost follows the Services asked for, not the size of the
+// namespace; above it, one paged list of the namespace is cheaper.
+const perServiceLimit = 20
+
+// readForServices is readFor for a few Services named on the command line: Events, endpoint
+// counts and (on CCE Turbo) backend pods read per Service, plus the node count in one small
+// request. What may not be read stays unknown, as in readFor.
+func (r *reads) readForServices(ctx context.Context, client kubernetes.Interface, cluster plan.Cluster, svcs []*corev1.Service) {
+	r.events = map[string][]corev1.Event{}
+	lb := false
+	for _, s := range svcs {
+		lb = lb || s.Spec.Type == corev1.ServiceTypeLoadBalancer
+	}
+	if lb {
+		r.nodes = countNodes(ctx, client)
+		r.endpoints = map[string]int{}
+	}
+	turbo := cluster.NetworkModel == plan.NetworkTurbo
+	if turbo {
+		r.backends = backendIndex{}
+	}
+	for _, s := range svcs {
+		key := s.Namespace + "/" + s.Name
+		sel := fields.Set{"involvedObject.kind": "Service", "involvedObject.name": s.Name}.AsSelector().String()
+		if evs, err := client.CoreV1().Events(s.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel}); err == nil {
+			r.events[key] = evs.Items // not readable: no Events, as with the namespace's list
+		}
+		if lb && r.endpoints != nil && s.Spec.Type == corev1.ServiceTypeLoadBalancer {
+			n, err := serviceEndpoints(ctx, client, s)
+			if err != nil {
+				r.endpoints = nil
+			} else {
+				r.endpoints[key] = n
+			}
+		}
+		if turbo && r.backends != nil && s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && len(s.Spec.Selector) > 0 {
+			pods, err := client.CoreV1().Pods(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(s.Spec.Selector).String()})
+			if err != nil {
+				r.backends = nil
+			} else {
+				r.backends[s.Namespace] = append(r.backends[s.Namespace], pods.Items...)
+			}
+		}
+	}
+}
+
+// serviceEndpoints counts one Service's ready endpoint addresses (each once) from its
+// EndpointSlices, found by their kubernetes.io/service-name label.
+func serviceEndpoints(ctx context.Context, client kubernetes.Interface, svc *corev1.Service) (int, error) {
+	list, err := client.DiscoveryV1().EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{discoveryv1.LabelServiceName: svc.Name}.String()})
+	if err != nil {
+		return 0, err
+	}
+	seen := map[string]bool{}
+	for _, sl := range list.Items {
+		for _, ep := range sl.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			for _, a := range ep.Addresses {
+				seen[a] = true
+			}
+		}
+	}
+	return len(seen), nil
 }

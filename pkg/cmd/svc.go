@@ -334,8 +334,13 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 		cluster.Evidence = append(cluster.Evidence, plan.Evidence{Fact: "sameELBServices", Value: "namespace " + o.namespace,
 			Source: "not checked: " + o.peersUnchecked, Confidence: plan.ConfidenceNone, Signal: "services-all-namespaces"})
 	}
-	r := reads{events: serviceEvents(ctx, o.client, o.namespace), peers: peers}
-	r.readFor(ctx, o.client, o.namespace, cluster, svcs)
+	r := reads{peers: peers}
+	if len(svcs) <= perServiceLimit {
+		r.readForServices(ctx, o.client, cluster, svcs)
+	} else {
+		r.events = serviceEvents(ctx, o.client, o.namespace)
+		r.readFor(ctx, o.client, o.namespace, cluster, svcs)
+	}
 	var all []*planned
 	for _, svc := range svcs {
 		in := r.input(cluster, svc, o.Strategy)
