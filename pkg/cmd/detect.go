@@ -21,7 +21,7 @@ var detectExample = `  # What elbfix believes about the current cluster, and why
   kubectl elbfix detect
 
   # Every signal tried, including those that could not be read
-  kubectl elbfix detect -v
+  kubectl elbfix detect --verbose
 
   # The facts as the "cluster" object of the Plan document
   kubectl elbfix detect -o json
@@ -53,7 +53,7 @@ func NewCmdDetect(configFlags *genericclioptions.ConfigFlags, streams genericioo
 		Long: `Detect the facts a verdict stands on: the cluster flavor (CCE Turbo, CCE Standard, the
 open-source Huawei Cloud CCM, generic), the network model (turbo, tunnel, vpc), kube-proxy's mode
 (iptables, ipvs, nftables), the server version and whether it has the ipMode field. Each fact
-shows the evidence that decided it; -v shows every signal tried. A fact no signal decides is
+shows the evidence that decided it; --verbose shows every signal tried. A fact no signal decides is
 "unknown": svc and scan then evaluate every possibility; pass the override flag to settle it.
 
 Signals that can't be read (forbidden, missing, timed out) are reported, not errors. At most 6
