@@ -1,7 +1,38 @@
 package plan
 
-// CatalogEntry describes one finding id once: its id, its severity as documented (a rule when it varies), when it fires, and the remedy.
-type CatalogEntry struct{ ID, Severity, When, Remedy string }
+// Finding ids (docs/contract.md "Finding ids"; stable).
+const (
+	FindingInClusterELBShortcut            = "incluster-elb-shortcut"
+	FindingNodePortLocalUnreachable        = "nodeport-local-unreachable"
+	FindingDedicatedELBHairpin             = "dedicated-elb-hairpin"
+	FindingDNATInClusterUnreachable        = "dnat-incluster-unreachable"
+	FindingPassThroughUnsupportedVersion   = "passthrough-unsupported-version"
+	FindingPassThroughInconsistentSharedLB = "passthrough-inconsistent-shared-elb"
+	FindingTurboLocalNeedsHostNetwork      = "turbo-local-needs-hostnetwork"
+	FindingAnnotationInvalid               = "annotation-invalid"
+	FindingDetectionIncomplete             = "detection-incomplete"
+	FindingELBMemberQuotaExceeded          = "elb-member-quota-exceeded"
+	FindingHealthCheckConfig               = "healthcheck-config"
+	FindingOpenSourceCCMDialect            = "opensource-ccm-dialect"
+)
+
+// CatalogEntry describes one finding id once: its id, its severity as documented (a rule when
+// it varies), when it fires, the remedy, and whether a fix answers it (FixFor). The rule that
+// raises it is a method of facts in decide.go, called from evaluate.
+type CatalogEntry struct {
+	ID, Severity, When, Remedy string
+	// FixFor says whether a fix is proposed for the finding: FixAlways, FixOnNodePort, or ""
+	// (reported only; it may still be cleared by a fix for another finding).
+	FixFor string
+}
+
+// Values of CatalogEntry.FixFor.
+const (
+	FixAlways = "always"
+	// FixOnNodePort: only on a NodePort Service; on a LoadBalancer Service the finding is
+	// inherent to Local and left as a residual.
+	FixOnNodePort = "nodeport"
+)
 
 // Catalog lists every finding id in the contract's order (docs/contract.md "Finding ids"); the
 // ids are exactly the Finding* constants.
@@ -10,25 +41,31 @@ type CatalogEntry struct{ ID, Severity, When, Remedy string }
 var Catalog = []CatalogEntry{
 	{ID: FindingInClusterELBShortcut, Severity: SeverityError,
 		When:   "Local policy with pass-through off: kube-proxy short-cuts the ELB address and some in-cluster clients fail (vendor table, derived for LoadBalancer Services)",
-		Remedy: "use the ClusterIP or the DNS name NAME.NAMESPACE.svc inside the cluster; or pass-through (auto picks it when allowed); or externalTrafficPolicy: Cluster"},
+		Remedy: "use the ClusterIP or the DNS name NAME.NAMESPACE.svc inside the cluster; or pass-through (auto picks it when allowed); or externalTrafficPolicy: Cluster",
+		FixFor: FixAlways},
 	{ID: FindingNodePortLocalUnreachable, Severity: SeverityWarning,
 		When:   "Local policy on a Service with NodePorts: from inside the cluster, the NodePort of a node without a backend fails for most clients, and in the VPC network model so does a backend node's NodePort for the other pods on that node",
-		Remedy: "use the ClusterIP or the DNS name NAME.NAMESPACE.svc inside the cluster, or externalTrafficPolicy: Cluster"},
+		Remedy: "use the ClusterIP or the DNS name NAME.NAMESPACE.svc inside the cluster, or externalTrafficPolicy: Cluster",
+		FixFor: FixOnNodePort},
 	{ID: FindingDedicatedELBHairpin, Severity: SeverityError,
 		When:   "CCE Standard: a dedicated ELB with Local policy (the vendor's row: clients on a backend's node fail to reach its private address), or with pass-through \"true\" and Cluster policy; a shared ELB keeping client IPs with pass-through on (both derived); pass-through does not help",
-		Remedy: "externalTrafficPolicy: Cluster when pass-through ends up off (absent or onlyLocal); with pass-through \"true\" no patch is known to clear it: use the DNS name NAME.NAMESPACE.svc inside the cluster"},
+		Remedy: "externalTrafficPolicy: Cluster when pass-through ends up off (absent or onlyLocal); with pass-through \"true\" no patch is known to clear it: use the DNS name NAME.NAMESPACE.svc inside the cluster",
+		FixFor: FixAlways},
 	{ID: FindingDNATInClusterUnreachable, Severity: SeverityError,
 		When:   "DNAT gateway Service with Local policy: no in-cluster client reaches the DNAT address",
-		Remedy: "externalTrafficPolicy: Cluster, or the ClusterIP or DNS name NAME.NAMESPACE.svc inside the cluster"},
+		Remedy: "externalTrafficPolicy: Cluster, or the ClusterIP or DNS name NAME.NAMESPACE.svc inside the cluster",
+		FixFor: FixAlways},
 	{ID: FindingPassThroughUnsupportedVersion, Severity: "error (warning on v1.16\u2013v1.18)",
 		When:   "pass-through set or wanted on a cluster older than v1.19 (not supported at all on v1.15 and older)",
 		Remedy: "upgrade the cluster to v1.19 or later, or do without pass-through: externalTrafficPolicy: Cluster (CCE's webhook may refuse removing an existing annotation)"},
 	{ID: FindingPassThroughInconsistentSharedLB, Severity: SeverityError,
 		When:   "IPVS (or proxy mode unknown): Services on one elb.id disagree on pass-through",
-		Remedy: "set the same pass-through on every Service of the ELB (a pass-through fix sets \"true\" on all of them: alsoPatch)"},
+		Remedy: "set the same pass-through on every Service of the ELB (a pass-through fix sets \"true\" on all of them: alsoPatch)",
+		FixFor: FixAlways},
 	{ID: FindingTurboLocalNeedsHostNetwork, Severity: SeverityError,
 		When:   "CCE Turbo, Local policy, backends not on hostNetwork (or not known to be)",
-		Remedy: "externalTrafficPolicy: Cluster, or hostNetwork backends"},
+		Remedy: "externalTrafficPolicy: Cluster, or hostNetwork backends",
+		FixFor: FixAlways},
 	{ID: FindingAnnotationInvalid, Severity: SeverityError,
 		When:   "a kubernetes.io/elb.* annotation does not parse, or an elbfix.io/ignore annotation has no reason or names an unknown finding id",
 		Remedy: "fix the annotation's value (the message quotes the parser, or names what is missing or unknown)"},
@@ -45,6 +82,15 @@ var Catalog = []CatalogEntry{
 		When:   "elb.class: shared/dedicated (the open-source cloud-provider-huaweicloud dialect): pass-through does not exist there",
 		Remedy: "only the policy fix applies (externalTrafficPolicy: Cluster), or the ClusterIP or DNS name NAME.NAMESPACE.svc inside the cluster"},
 }
+
+// catalogByID indexes Catalog.
+var catalogByID = func() map[string]CatalogEntry {
+	m := make(map[string]CatalogEntry, len(Catalog))
+	for _, e := range Catalog {
+		m[e.ID] = e
+	}
+	return m
+}()
 
 // FindingIDs lists every finding id, in the contract's order (from Catalog).
 var FindingIDs = func() []string {

@@ -14,22 +14,6 @@ import (
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/matrix"
 )
 
-// Finding ids (docs/contract.md "Finding ids"; stable).
-const (
-	FindingInClusterELBShortcut            = "incluster-elb-shortcut"
-	FindingNodePortLocalUnreachable        = "nodeport-local-unreachable"
-	FindingDedicatedELBHairpin             = "dedicated-elb-hairpin"
-	FindingDNATInClusterUnreachable        = "dnat-incluster-unreachable"
-	FindingPassThroughUnsupportedVersion   = "passthrough-unsupported-version"
-	FindingPassThroughInconsistentSharedLB = "passthrough-inconsistent-shared-elb"
-	FindingTurboLocalNeedsHostNetwork      = "turbo-local-needs-hostnetwork"
-	FindingAnnotationInvalid               = "annotation-invalid"
-	FindingDetectionIncomplete             = "detection-incomplete"
-	FindingELBMemberQuotaExceeded          = "elb-member-quota-exceeded"
-	FindingHealthCheckConfig               = "healthcheck-config"
-	FindingOpenSourceCCMDialect            = "opensource-ccm-dialect"
-)
-
 // PatchTypeStrategic is the patch type of every fix.
 const PatchTypeStrategic = "strategic"
 
@@ -930,11 +914,10 @@ func (f *facts) detectionIncomplete(st state, findings []Finding) *Finding {
 // clear. The NodePort warning triggers a fix only on a NodePort Service (on a LoadBalancer it is
 // inherent to Local and left as a residual).
 func (f *facts) isTrigger(fd Finding) bool {
-	switch fd.ID {
-	case FindingInClusterELBShortcut, FindingDedicatedELBHairpin, FindingDNATInClusterUnreachable,
-		FindingTurboLocalNeedsHostNetwork, FindingPassThroughInconsistentSharedLB:
+	switch catalogByID[fd.ID].FixFor {
+	case FixAlways:
 		return true
-	case FindingNodePortLocalUnreachable:
+	case FixOnNodePort:
 		return f.svc.Spec.Type == corev1.ServiceTypeNodePort
 	}
 	return false
