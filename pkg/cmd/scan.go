@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -338,31 +339,10 @@ func failing(all []*planned, failOn string) bool {
 
 // parallelEach runs f(0..n-1) on GOMAXPROCS goroutines and returns the first error.
 func parallelEach(n int, f func(i int) error) error {
-	workers := goruntime.GOMAXPROCS(0)
-	if workers > n {
-		workers = n
+	g, ctx := errgroup.WithContext(context.Background())
+	g.SetLimit(goruntime.GOMAXPROCS(0))
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		g.Go(func() error { return f(i) })
 	}
-	var next atomic.Int64
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || errs[w] != nil {
-					return
-				}
-				errs[w] = f(i)
-			}
-		}(w)
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return g.Wait()
 }
