@@ -2,10 +2,12 @@ package cmd
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -386,5 +388,27 @@ func TestInPlace(t *testing.T) {
 		if code, _, errOut := run(args...); code != 2 || !strings.Contains(errOut, "--in-place") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}
+	}
+}
+
+func TestParallelEach(t *testing.T) {
+	const n = 1000
+	var seen [n]atomic.Int32
+	if err := parallelEach(n, func(i int) error { seen[i].Add(1); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for i := range seen {
+		if seen[i].Load() != 1 {
+			t.Fatalf("item %d planned %d times", i, seen[i].Load())
+		}
+	}
+	boom := errors.New("boom")
+	if err := parallelEach(n, func(i int) error {
+		if i == 3 {
+			return boom
+		}
+		return nil
+	}); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the item's error", err)
 	}
 }
