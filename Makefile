@@ -97,11 +97,15 @@ krew-test: dist
 ## bench: go test -bench for the pure logic, then the scan benchmark (test/bench/scan): 10,000
 ## LoadBalancer Services in the test cluster, `kubectl elbfix scan -A -o json` timed against
 ## `kubectl get svc -A -o json` and a raw protobuf LIST. BENCH_FLAGS passes flags to it, e.g.
-## BENCH_FLAGS='-runs 9 -profile tmp/prof'. A target missed is printed as MISS, not a failure.
+## BENCH_FLAGS='-runs 9 -profile tmp/prof'. Then the svc benchmark (test/bench/svc): `svc NAME
+## --dry-run` in a namespace of 1 Service and of 10,000, and against `kubectl get svc NAME -o
+## yaml` (SVC_BENCH_FLAGS, e.g. '-runs 9'). A target missed is printed as MISS, not a failure.
 BENCH_FLAGS ?=
+SVC_BENCH_FLAGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 	$(GO) run ./test/bench/scan $(BENCH_FLAGS)
+	$(GO) run ./test/bench/svc $(SVC_BENCH_FLAGS)
 
 clean:
 	rm -rf bin dist

@@ -41,7 +41,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/exec"
@@ -62,7 +61,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -71,6 +69,7 @@ import (
 	"k8s.io/client-go/tools/pager"
 
 	elbfixcmd "github.com/kubectl-elbfix/kubectl-elbfix/pkg/cmd"
+	"github.com/kubectl-elbfix/kubectl-elbfix/test/bench/internal/benchkit"
 	"github.com/kubectl-elbfix/kubectl-elbfix/test/cluster"
 )
 
@@ -82,10 +81,6 @@ const (
 	// nodePortRange leaves room for the health-check NodePorts of the Local Services (the
 	// default range, 30000-32767, holds 2,768).
 	nodePortRange = "20000-40000"
-	// sharedPercent of the Services with an ELB id are on one of sharedELBs shared ELBs (about
-	// a dozen Services each); the others have an ELB of their own.
-	sharedPercent = 30
-	sharedELBs    = 200
 )
 
 // The targets of issue #5, item 5.
@@ -171,7 +166,7 @@ type bench struct {
 }
 
 func (b *bench) run(ctx context.Context) error {
-	root, err := moduleRoot()
+	root, err := benchkit.ModuleRoot("./test/bench/scan")
 	if err != nil {
 		return err
 	}
@@ -188,11 +183,8 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(os.Stderr, "bench: building kubectl-elbfix (CGO_ENABLED=0, -trimpath -ldflags '-s -w', as the release) and the rusage launcher\n")
 	for name, pkg := range map[string]string{"kubectl-elbfix": "./cmd/kubectl-elbfix", "rusage": "./test/bench/rusage"} {
-		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(b.binDir, name), pkg)
-		build.Dir = root
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("building %s: %v: %s", pkg, err, out)
+		if err := benchkit.Build(ctx, root, pkg, filepath.Join(b.binDir, name)); err != nil {
+			return err
 		}
 	}
 
@@ -239,7 +231,7 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 	}
-	load0 := loadAvg()
+	load0 := benchkit.LoadAvg()
 	for r := 1; r <= b.runs; r++ {
 		fmt.Fprintf(os.Stderr, "bench: run %d/%d:", r, b.runs)
 		for _, c := range cmds {
@@ -259,7 +251,7 @@ func (b *bench) run(ctx context.Context) error {
 		what = "already in the cluster of " + b.kubeconfig
 	}
 	fmt.Printf("\nscan benchmark: %d Services (%s); kube-apiserver %s on 127.0.0.1;\n%d CPUs, load average %s at the start of the runs, %s at the end; median of %d runs\n\n",
-		b.total, what, cluster.KubernetesVersion, runtime.NumCPU(), load0, loadAvg(), b.runs)
+		b.total, what, cluster.KubernetesVersion, runtime.NumCPU(), load0, benchkit.LoadAvg(), b.runs)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "command\twall\tmin-max\tCPU user+sys\tpeak RSS\tvs floor\tvs kubectl get\t")
 	for _, c := range cmds {
@@ -323,19 +315,6 @@ func existing(ctx context.Context, kubeconfig string) (*cluster.Cluster, error) 
 	return &cluster.Cluster{AdminKubeconfig: kubeconfig, Kubectl: bins.Kubectl, Config: cfg, Server: cfg.Host}, nil
 }
 
-// moduleRoot is the directory of this module's go.mod.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run the benchmark from the kubectl-elbfix module (go run ./test/bench/scan)")
-	}
-	return filepath.Dir(gomod), nil
-}
-
 // load creates the namespaces and the Services, with their ELB status, on 16 workers.
 func (b *bench) load(ctx context.Context) error {
 	cfg := rest.CopyConfig(b.c.Config)
@@ -355,8 +334,8 @@ func (b *bench) load(ctx context.Context) error {
 	started := time.Now()
 	var done atomic.Int64
 	var mix sync.Map // what was loaded, by kind, for the summary line
-	err = parallel(ctx, b.services, func(i int) error {
-		svc := b.service(i)
+	err = benchkit.Parallel(ctx, workers, b.services, func(i int) error {
+		svc := b.mix().Service(i)
 		status := svc.Status
 		out, err := cs.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{})
 		if err != nil {
@@ -391,128 +370,11 @@ func (b *bench) load(ctx context.Context) error {
 
 func nsName(i int) string { return fmt.Sprintf("bench-%02d", i) }
 
-// ELB classes and their weights (out of 100): mostly CCE shared and dedicated ELBs, some DNAT,
-// some of the open-source cloud provider's dialect.
-var classes = []weighted{{"union", 50}, {"performance", 30}, {"dnat", 6}, {"shared", 7}, {"dedicated", 7}}
-
-// Pass-through values (out of 100), on the CCE classes.
-var passThroughs = []weighted{{"", 55}, {"true", 30}, {"onlyLocal", 5}, {"false", 10}}
-
-type weighted struct {
-	value  string
-	weight int // out of 100
-}
-
-func pick(r *rand.Rand, items []weighted) string {
-	n := r.IntN(100)
-	for _, it := range items {
-		if n -= it.weight; n < 0 {
-			return it.value
-		}
-	}
-	return items[len(items)-1].value
-}
-
-// service is the i-th Service: deterministic, so runs compare.
-func (b *bench) service(i int) *corev1.Service {
-	r := rand.New(rand.NewPCG(uint64(i), 5))
-	class := pick(r, classes)
-	local := r.IntN(100) < b.localPercent
-	app := fmt.Sprintf("app-%05d", i)
-	ann := map[string]string{"kubernetes.io/elb.class": class}
-	switch class {
-	case "union", "performance":
-		ann["kubernetes.io/elb.id"] = b.elbID(r, i)
-		if pt := pick(r, passThroughs); pt != "" {
-			ann["kubernetes.io/elb.pass-through"] = pt
-		}
-		if r.IntN(10) == 0 {
-			ann["kubernetes.io/elb.health-check-flag"] = "on"
-			ann["kubernetes.io/elb.health-check-option"] = `{"protocol":"TCP","delay":"5","timeout":"10","max_retries":"3"}`
-		}
-	case "shared", "dedicated":
-		ann["kubernetes.io/elb.id"] = b.elbID(r, i)
-	}
-	if class == "union" && r.IntN(20) == 0 {
-		ann["kubernetes.io/elb.transparent-client-ip"] = "true"
-	}
-	if r.IntN(100) == 0 {
-		ann["kubernetes.io/elb.autocreate"] = `{"type":` // does not parse: annotation-invalid
-	}
-	noNodePorts := false
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace:   nsName(i % b.namespaces),
-			Name:        fmt.Sprintf("svc-%05d", i),
-			Labels:      map[string]string{"app": app, "tier": []string{"web", "api", "worker"}[i%3]},
-			Annotations: ann,
-		},
-		Spec: corev1.ServiceSpec{
-			Type:                          corev1.ServiceTypeLoadBalancer,
-			ExternalTrafficPolicy:         corev1.ServiceExternalTrafficPolicyCluster,
-			AllocateLoadBalancerNodePorts: &noNodePorts,
-			Selector:                      map[string]string{"app": app},
-			Ports:                         []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}},
-		},
-	}
-	if local {
-		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
-	}
-	if r.IntN(2) == 0 {
-		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: "https", Port: 443, TargetPort: intstr.FromInt32(8443), Protocol: corev1.ProtocolTCP})
-	}
-	// The cloud controller's status: the ELB's address (a public one for DNAT); 2% pending.
-	if r.IntN(50) != 0 {
-		ip := fmt.Sprintf("192.168.%d.%d", 1+i/250%250, 1+i%250)
-		if class == "dnat" {
-			ip = fmt.Sprintf("203.0.113.%d", 1+i%250)
-		}
-		svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip}}
-	}
-	return svc
-}
-
-// elbID is the i-th Service's kubernetes.io/elb.id: a shared ELB's or its own.
-func (b *bench) elbID(r *rand.Rand, i int) string {
-	n := b.services + i
-	if r.IntN(100) < sharedPercent {
-		n = r.IntN(sharedELBs)
-	}
-	return fmt.Sprintf("%08x-1b4c-4d2e-9f7a-%012x", 0x2f6d3a8e+n, 0x5c3b1e0d9a24+n)
-}
-
-// parallel runs f(0..n-1) on the workers and returns the first error (and stops handing out
-// work after it).
-func parallel(ctx context.Context, n int, f func(i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan int)
-	var once sync.Once
-	var first error
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Go(func() {
-			for i := range work {
-				if err := f(i); err != nil {
-					once.Do(func() { first = err; cancel() })
-				}
-			}
-		})
-	}
-feed:
-	for i := 0; i < n; i++ {
-		select {
-		case work <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
-	}
-	return first
+// mix is the population of Services loaded: benchkit's (the svc benchmark loads the same),
+// benchkit.SharedPercent of those with an ELB id on one of benchkit.SharedELBs shared ELBs
+// (about a dozen Services each), spread over the namespaces.
+func (b *bench) mix() benchkit.Mix {
+	return benchkit.Mix{Services: b.services, LocalPercent: b.localPercent, Namespace: func(i int) string { return nsName(i % b.namespaces) }}
 }
 
 // command is one measured command line.
@@ -644,15 +506,6 @@ func countList(out []byte) (int, error) {
 	}
 	err := json.Unmarshal(out, &doc)
 	return len(doc.Items), err
-}
-
-// loadAvg is the 1-minute load average (other work on the machine skews the timings).
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
-		return f[0]
-	}
-	return "unknown"
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
