@@ -27,7 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/planapi"
 	"github.com/kubectl-elbfix/kubectl-elbfix/test/cluster"
 )
 
@@ -137,7 +137,7 @@ func counted(cfg *rest.Config) (*rest.Config, *counter) {
 }
 
 // run detects through a counting config and checks the request bound.
-func run(t *testing.T, cfg *rest.Config, o Overrides) plan.Cluster {
+func run(t *testing.T, cfg *rest.Config, o Overrides) planapi.Cluster {
 	t.Helper()
 	t.Setenv(EnvNetworkModel, "")
 	t.Setenv(EnvProxyMode, "")
@@ -145,7 +145,7 @@ func run(t *testing.T, cfg *rest.Config, o Overrides) plan.Cluster {
 }
 
 // runEnv is run without clearing the environment.
-func runEnv(t *testing.T, cfg *rest.Config, o Overrides) plan.Cluster {
+func runEnv(t *testing.T, cfg *rest.Config, o Overrides) planapi.Cluster {
 	t.Helper()
 	cfg, cnt := counted(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -228,10 +228,10 @@ func createKubeProxyCM(t *testing.T, c *cluster.Cluster, mode string) {
 func TestDetectShapeBare(t *testing.T) {
 	c := plain(t)
 	got := run(t, c.Config, Overrides{})
-	checkFacts(t, got, facts{flavor: plan.Unknown, network: plan.Unknown, proxy: plan.Unknown, version: c.GitVersion, ipMode: plan.IPModeAvailable,
+	checkFacts(t, got, facts{flavor: planapi.Unknown, network: planapi.Unknown, proxy: planapi.Unknown, version: c.GitVersion, ipMode: planapi.IPModeAvailable,
 		evidence: []string{"GET /version: gitVersion " + c.GitVersion, "no nodes, so no node labels", "network-attachment-definitions is not served", "ConfigMap kube-system/kube-proxy: not found"}})
 	// Every signal tried is there, the decided facts first.
-	if e, ok := Strongest(got, FactVersion); !ok || e.Signal != SignalServerVersion || e.Confidence != plan.ConfidenceHigh {
+	if e, ok := Strongest(got, FactVersion); !ok || e.Signal != SignalServerVersion || e.Confidence != planapi.ConfidenceHigh {
 		t.Errorf("version evidence %+v", e)
 	}
 }
@@ -243,9 +243,9 @@ func TestDetectShapeCCEStandardVPC(t *testing.T) {
 	createNode(t, c, n)
 	createNode(t, c, cceNode("192.168.0.213", "10.0.0.128/25"))
 	got := run(t, c.Config, Overrides{})
-	checkFacts(t, got, facts{flavor: plan.FlavorCCEStandard, network: plan.NetworkVPC, proxy: plan.Unknown,
+	checkFacts(t, got, facts{flavor: planapi.FlavorCCEStandard, network: planapi.NetworkVPC, proxy: planapi.Unknown,
 		evidence: []string{"192.168.0.212 (10.0.0.0/25)", "labels cce.cloud.com/cce-nodepool=pool-general", "GET /api/v1/nodes/192.168.0.212:10249/proxy/proxyMode: "}})
-	if e, _ := Strongest(got, FactNetworkModel); e.Confidence != plan.ConfidenceMedium || e.Signal != SignalNodePodCIDR {
+	if e, _ := Strongest(got, FactNetworkModel); e.Confidence != planapi.ConfidenceMedium || e.Signal != SignalNodePodCIDR {
 		t.Errorf("networkModel evidence %+v, want medium from the pod CIDRs", e)
 	}
 }
@@ -255,9 +255,9 @@ func TestDetectShapeCCETunnel(t *testing.T) {
 	createNode(t, c, cceNode("192.168.0.12", ""))
 	createNode(t, c, cceNode("192.168.0.13", ""))
 	got := run(t, c.Config, Overrides{})
-	checkFacts(t, got, facts{flavor: plan.FlavorCCEStandard, network: plan.NetworkTunnel, proxy: plan.Unknown,
+	checkFacts(t, got, facts{flavor: planapi.FlavorCCEStandard, network: planapi.NetworkTunnel, proxy: planapi.Unknown,
 		evidence: []string{"no spec.podCIDR (the tunnel network hands out /28 blocks"}})
-	if e, _ := Strongest(got, FactNetworkModel); e.Confidence != plan.ConfidenceLow {
+	if e, _ := Strongest(got, FactNetworkModel); e.Confidence != planapi.ConfidenceLow {
 		t.Errorf("tunnel is an inference from absence: want low confidence, got %+v", e)
 	}
 }
@@ -276,7 +276,7 @@ func TestDetectShapeOpenSourceCCM(t *testing.T) {
 	n.Spec.PodCIDR, n.Spec.PodCIDRs = "10.244.1.0/24", []string{"10.244.1.0/24"}
 	createNode(t, c, n)
 	got := run(t, c.Config, Overrides{})
-	checkFacts(t, got, facts{flavor: plan.FlavorOpenSourceCCM, network: plan.Unknown, proxy: plan.Unknown,
+	checkFacts(t, got, facts{flavor: planapi.FlavorOpenSourceCCM, network: planapi.Unknown, proxy: planapi.Unknown,
 		evidence: []string{"spec.providerID huaweicloud://7d3f2c1b", "tell VPC from tunnel on CCE only"}})
 }
 
@@ -289,9 +289,9 @@ func TestDetectShapeKubeadmIPVS(t *testing.T) {
 	createNode(t, c, n)
 	createKubeProxyCM(t, c, "ipvs")
 	got := run(t, c.Config, Overrides{})
-	checkFacts(t, got, facts{flavor: plan.FlavorGeneric, network: plan.Unknown, proxy: plan.ProxyIPVS,
+	checkFacts(t, got, facts{flavor: planapi.FlavorGeneric, network: planapi.Unknown, proxy: planapi.ProxyIPVS,
 		evidence: []string{"ConfigMap kube-system/kube-proxy: config.conf sets mode: ipvs"}})
-	if e, _ := Strongest(got, FactProxyMode); e.Confidence != plan.ConfidenceMedium || e.Signal != SignalProxyConfigMap {
+	if e, _ := Strongest(got, FactProxyMode); e.Confidence != planapi.ConfidenceMedium || e.Signal != SignalProxyConfigMap {
 		t.Errorf("proxyMode evidence %+v", e)
 	}
 }
@@ -315,31 +315,31 @@ func TestDetectShapeCCETurbo(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := run(t, c.Config, Overrides{})
-	checkFacts(t, got, facts{flavor: plan.FlavorCCETurbo, network: plan.NetworkTurbo, proxy: plan.Unknown, version: cceGitVersion, ipMode: plan.IPModeAvailable,
+	checkFacts(t, got, facts{flavor: planapi.FlavorCCETurbo, network: planapi.NetworkTurbo, proxy: planapi.Unknown, version: cceGitVersion, ipMode: planapi.IPModeAvailable,
 		evidence: []string{"CNI type eni-neutron", "spec.eni is set", "(v1.37.2, CCE revision r0)"}})
-	if e, _ := Strongest(got, FactNetworkModel); e.Confidence != plan.ConfidenceHigh || e.Signal != SignalDefaultNetwork {
+	if e, _ := Strongest(got, FactNetworkModel); e.Confidence != planapi.ConfidenceHigh || e.Signal != SignalDefaultNetwork {
 		t.Errorf("networkModel evidence %+v", e)
 	}
 
 	// Overrides beat detection; a disagreeing detection is reported as a conflict.
-	got = run(t, c.Config, Overrides{NetworkModel: plan.NetworkVPC, ProxyMode: plan.ProxyIPVS})
-	checkFacts(t, got, facts{flavor: plan.FlavorCCEStandard, network: plan.NetworkVPC, proxy: plan.ProxyIPVS, conflicts: []string{"networkModel"},
+	got = run(t, c.Config, Overrides{NetworkModel: planapi.NetworkVPC, ProxyMode: planapi.ProxyIPVS})
+	checkFacts(t, got, facts{flavor: planapi.FlavorCCEStandard, network: planapi.NetworkVPC, proxy: planapi.ProxyIPVS, conflicts: []string{"networkModel"},
 		evidence: []string{"set by --network-model", "set by --proxy-mode"}})
 	// With the proxy mode stated, neither the ConfigMap nor kube-proxy is asked.
-	for _, r := range requests(t, c.Config, Overrides{ProxyMode: plan.ProxyIPVS}) {
+	for _, r := range requests(t, c.Config, Overrides{ProxyMode: planapi.ProxyIPVS}) {
 		if strings.Contains(r, "kube-proxy") || strings.Contains(r, "proxyMode") {
 			t.Errorf("asked for the proxy mode although it was given: %s", r)
 		}
 	}
 	// The environment beats detection too.
-	t.Setenv(EnvNetworkModel, plan.NetworkTunnel)
-	t.Setenv(EnvProxyMode, plan.ProxyIPTables)
+	t.Setenv(EnvNetworkModel, planapi.NetworkTunnel)
+	t.Setenv(EnvProxyMode, planapi.ProxyIPTables)
 	got = runEnv(t, c.Config, Overrides{})
-	checkFacts(t, got, facts{network: plan.NetworkTunnel, proxy: plan.ProxyIPTables, conflicts: []string{"networkModel"},
+	checkFacts(t, got, facts{network: planapi.NetworkTunnel, proxy: planapi.ProxyIPTables, conflicts: []string{"networkModel"},
 		evidence: []string{"set by environment variable ELBFIX_NETWORK_MODE", "set by environment variable ELBFIX_PROXY_MODE"}})
 	// The flag beats the environment.
-	got = runEnv(t, c.Config, Overrides{NetworkModel: plan.NetworkTurbo})
-	checkFacts(t, got, facts{network: plan.NetworkTurbo, proxy: plan.ProxyIPTables, flavor: plan.FlavorCCETurbo, evidence: []string{"set by --network-model"}})
+	got = runEnv(t, c.Config, Overrides{NetworkModel: planapi.NetworkTurbo})
+	checkFacts(t, got, facts{network: planapi.NetworkTurbo, proxy: planapi.ProxyIPTables, flavor: planapi.FlavorCCETurbo, evidence: []string{"set by --network-model"}})
 }
 
 // TestShapeCCETunnelWithYangtseAPI: the CCE network API is served but holds no Turbo object.
@@ -347,7 +347,7 @@ func TestDetectShapeCCETunnelWithYangtseAPI(t *testing.T) {
 	c := cce(t)
 	createNode(t, c, cceNode("192.168.0.12", ""))
 	got := run(t, c.Config, Overrides{})
-	checkFacts(t, got, facts{flavor: plan.FlavorCCEStandard, network: plan.NetworkTunnel, version: cceGitVersion,
+	checkFacts(t, got, facts{flavor: planapi.FlavorCCEStandard, network: planapi.NetworkTunnel, version: cceGitVersion,
 		evidence: []string{"NetworkAttachmentDefinition kube-system/default-network: not found, and every CCE Turbo cluster has it", "crd.yangtse.cni/v1 yangtseconfigurations is served"}})
 }
 
@@ -356,7 +356,7 @@ func TestDetectReadOnlyUser(t *testing.T) {
 	c := plain(t)
 	createNode(t, c, cceNode("192.168.0.212", "10.0.0.0/25"))
 	got := run(t, c.ReadOnlyConfig, Overrides{})
-	checkFacts(t, got, facts{flavor: plan.FlavorCCEStandard, network: plan.NetworkVPC, proxy: plan.Unknown,
+	checkFacts(t, got, facts{flavor: planapi.FlavorCCEStandard, network: planapi.NetworkVPC, proxy: planapi.Unknown,
 		evidence: []string{"192.168.0.212:10249/proxy/proxyMode: not readable: forbidden (asking kube-proxy through the API server needs get on nodes/proxy)"}})
 }
 
@@ -372,8 +372,8 @@ func TestDetectRequestBudget(t *testing.T) {
 	}{
 		{"nothing stated: version, nodes, 2 Turbo objects, ConfigMap, 1 probe", Overrides{}, 6},
 		{"version stated: a second probe", Overrides{ClusterVersion: "v1.25.5-r0"}, 6},
-		{"proxy mode stated: no ConfigMap, no probe", Overrides{ProxyMode: plan.ProxyIPVS}, 4},
-		{"everything stated", Overrides{ClusterVersion: "v1.25.5-r0", ProxyMode: plan.ProxyIPVS, NetworkModel: plan.NetworkVPC}, 3},
+		{"proxy mode stated: no ConfigMap, no probe", Overrides{ProxyMode: planapi.ProxyIPVS}, 4},
+		{"everything stated", Overrides{ClusterVersion: "v1.25.5-r0", ProxyMode: planapi.ProxyIPVS, NetworkModel: planapi.NetworkVPC}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(EnvNetworkModel, "")
@@ -390,7 +390,7 @@ func TestDetectRequestBudget(t *testing.T) {
 	if err != nil || len(cnt.reqs) > MaxRequests {
 		t.Fatalf("Detect: %v, %d requests", err, len(cnt.reqs))
 	}
-	if got.NetworkModel != plan.NetworkVPC {
+	if got.NetworkModel != planapi.NetworkVPC {
 		t.Errorf("8 VPC nodes: network %s", got.NetworkModel)
 	}
 	if !strings.Contains(dump(got), "5 nodes read") && !strings.Contains(dump(got), "of 8 nodes") {
@@ -448,8 +448,8 @@ func TestDetectProxyModeProbe(t *testing.T) {
 		c := plain(t)
 		kubeProxy(t, c, "worker-1", answer("ipvs"))
 		got := run(t, c.Config, Overrides{})
-		checkFacts(t, got, facts{proxy: plan.ProxyIPVS, flavor: plan.FlavorGeneric, evidence: []string{"/api/v1/nodes/worker-1:10249/proxy/proxyMode: kube-proxy on node worker-1 answers ipvs"}})
-		if e, _ := Strongest(got, FactProxyMode); e.Confidence != plan.ConfidenceHigh || e.Signal != SignalProxyMode {
+		checkFacts(t, got, facts{proxy: planapi.ProxyIPVS, flavor: planapi.FlavorGeneric, evidence: []string{"/api/v1/nodes/worker-1:10249/proxy/proxyMode: kube-proxy on node worker-1 answers ipvs"}})
+		if e, _ := Strongest(got, FactProxyMode); e.Confidence != planapi.ConfidenceHigh || e.Signal != SignalProxyMode {
 			t.Errorf("proxyMode evidence %+v", e)
 		}
 	})
@@ -458,21 +458,21 @@ func TestDetectProxyModeProbe(t *testing.T) {
 		kubeProxy(t, c, "worker-1", answer("ipvs"))
 		createKubeProxyCM(t, c, "iptables")
 		got := run(t, c.Config, Overrides{})
-		checkFacts(t, got, facts{proxy: plan.ProxyIPVS, flavor: plan.FlavorGeneric, conflicts: []string{"proxyMode"}})
+		checkFacts(t, got, facts{proxy: planapi.ProxyIPVS, flavor: planapi.FlavorGeneric, conflicts: []string{"proxyMode"}})
 	})
 	t.Run("two nodes disagree", func(t *testing.T) {
 		c := plain(t)
 		kubeProxy(t, c, "worker-1", answer("ipvs"))
 		kubeProxy(t, c, "worker-2", answer("iptables"))
 		got := run(t, c.Config, Overrides{ClusterVersion: "v1.37.2"}) // leaves room for a second probe
-		checkFacts(t, got, facts{proxy: plan.Unknown, conflicts: []string{"proxyMode"},
+		checkFacts(t, got, facts{proxy: planapi.Unknown, conflicts: []string{"proxyMode"},
 			evidence: []string{"kube-proxy on node worker-1 answers ipvs", "kube-proxy on node worker-2 answers iptables"}})
 	})
 	t.Run("forbidden for a read-only user", func(t *testing.T) {
 		c := plain(t)
 		kubeProxy(t, c, "worker-1", answer("ipvs"))
 		got := run(t, c.ReadOnlyConfig, Overrides{})
-		checkFacts(t, got, facts{proxy: plan.Unknown, flavor: plan.FlavorGeneric,
+		checkFacts(t, got, facts{proxy: planapi.Unknown, flavor: planapi.FlavorGeneric,
 			evidence: []string{"worker-1:10249/proxy/proxyMode: not readable: forbidden"}})
 	})
 	t.Run("502 from the node", func(t *testing.T) {
@@ -481,7 +481,7 @@ func TestDetectProxyModeProbe(t *testing.T) {
 			http.Error(w, "upstream exploded", http.StatusBadGateway)
 		})
 		got := run(t, c.Config, Overrides{})
-		checkFacts(t, got, facts{proxy: plan.Unknown, evidence: []string{"not readable: the node's address answered 502 Bad Gateway: upstream exploded"}})
+		checkFacts(t, got, facts{proxy: planapi.Unknown, evidence: []string{"not readable: the node's address answered 502 Bad Gateway: upstream exploded"}})
 	})
 	t.Run("no answer: times out", func(t *testing.T) {
 		c := plain(t)
@@ -498,12 +498,12 @@ func TestDetectProxyModeProbe(t *testing.T) {
 		if d := time.Since(start); d > testLimits.probeTimeout+5*time.Second {
 			t.Errorf("detection took %s with a probe timeout of %s", d, testLimits.probeTimeout)
 		}
-		checkFacts(t, got, facts{proxy: plan.Unknown, evidence: []string{"not readable: no answer within 2s"}})
+		checkFacts(t, got, facts{proxy: planapi.Unknown, evidence: []string{"not readable: no answer within 2s"}})
 	})
 	t.Run("not kube-proxy", func(t *testing.T) {
 		c := plain(t)
 		kubeProxy(t, c, "worker-1", answer("<html>hello</html>"))
 		got := run(t, c.Config, Overrides{})
-		checkFacts(t, got, facts{proxy: plan.Unknown, evidence: []string{`answered "<html>hello</html>", not a proxy mode`}})
+		checkFacts(t, got, facts{proxy: planapi.Unknown, evidence: []string{`answered "<html>hello</html>", not a proxy mode`}})
 	})
 }

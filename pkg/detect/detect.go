@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/kubeversion"
-	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/planapi"
 )
 
 // Environment variables that stand in for the override flags.
@@ -78,8 +78,8 @@ const (
 
 // NetworkModels and ProxyModes are the values the override flags take, besides "auto".
 var (
-	NetworkModels = []string{plan.NetworkTurbo, plan.NetworkTunnel, plan.NetworkVPC}
-	ProxyModes    = []string{plan.ProxyIPTables, plan.ProxyIPVS}
+	NetworkModels = []string{planapi.NetworkTurbo, planapi.NetworkTunnel, planapi.NetworkVPC}
+	ProxyModes    = []string{planapi.ProxyIPTables, planapi.ProxyIPVS}
 )
 
 // Overrides are the user's statements about the cluster; "" or "auto" means detect.
@@ -153,18 +153,18 @@ func (o Overrides) WithEnv() Overrides {
 }
 
 // Offline returns the facts from the overrides alone; anything not stated is unknown.
-func Offline(o Overrides) plan.Cluster {
+func Offline(o Overrides) planapi.Cluster {
 	return infer(&reads{}, o.WithEnv())
 }
 
 // Detect returns the facts: overrides first, then what the API server shows. It makes at most
 // MaxRequests requests. Signals that can't be read become evidence; only an unreachable API
 // server or rejected credentials (401) are errors, returned as client-go returned them.
-func Detect(ctx context.Context, cfg *rest.Config, o Overrides) (plan.Cluster, error) {
+func Detect(ctx context.Context, cfg *rest.Config, o Overrides) (planapi.Cluster, error) {
 	return detect(ctx, cfg, o, defaultLimits)
 }
 
-func detect(ctx context.Context, cfg *rest.Config, o Overrides, l limits) (plan.Cluster, error) {
+func detect(ctx context.Context, cfg *rest.Config, o Overrides, l limits) (planapi.Cluster, error) {
 	o = o.WithEnv()
 	r, err := fetch(ctx, cfg, o, l)
 	if err != nil {
@@ -175,13 +175,13 @@ func detect(ctx context.Context, cfg *rest.Config, o Overrides, l limits) (plan.
 
 // Strongest returns the evidence that decided a fact: the strongest one for the fact's value,
 // else (the fact is unknown) the strongest one tried. ok is false when nothing was tried.
-func Strongest(c plan.Cluster, fact string) (e plan.Evidence, ok bool) {
+func Strongest(c planapi.Cluster, fact string) (e planapi.Evidence, ok bool) {
 	value := FactValue(c, fact)
 	for _, ev := range c.Evidence {
 		if ev.Fact != fact {
 			continue
 		}
-		if ev.Value == value && value != plan.Unknown {
+		if ev.Value == value && value != planapi.Unknown {
 			return ev, true
 		}
 		if !ok {
@@ -192,7 +192,7 @@ func Strongest(c plan.Cluster, fact string) (e plan.Evidence, ok bool) {
 }
 
 // FactValue returns the value of a fact of c; "unknown" for an empty one.
-func FactValue(c plan.Cluster, fact string) string {
+func FactValue(c planapi.Cluster, fact string) string {
 	v := ""
 	switch fact {
 	case FactVersion:
@@ -207,7 +207,7 @@ func FactValue(c plan.Cluster, fact string) string {
 		v = c.ProxyMode
 	}
 	if v == "" {
-		return plan.Unknown
+		return planapi.Unknown
 	}
 	return v
 }
@@ -232,13 +232,13 @@ func Remedy(fact string) string {
 // Rank orders confidences: override > high > medium > low > none (0).
 func Rank(confidence string) int {
 	switch confidence {
-	case plan.ConfidenceOverride:
+	case planapi.ConfidenceOverride:
 		return 4
-	case plan.ConfidenceHigh:
+	case planapi.ConfidenceHigh:
 		return 3
-	case plan.ConfidenceMedium:
+	case planapi.ConfidenceMedium:
 		return 2
-	case plan.ConfidenceLow:
+	case planapi.ConfidenceLow:
 		return 1
 	}
 	return 0

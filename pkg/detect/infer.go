@@ -12,33 +12,33 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/kubeversion"
-	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/planapi"
 )
 
 // clues collects the evidence for each fact.
-type clues map[string][]plan.Evidence
+type clues map[string][]planapi.Evidence
 
 func (c clues) add(fact, value, confidence, signal, format string, a ...any) {
-	c[fact] = append(c[fact], plan.Evidence{Fact: fact, Value: value, Source: fmt.Sprintf(format, a...), Confidence: confidence, Signal: signal})
+	c[fact] = append(c[fact], planapi.Evidence{Fact: fact, Value: value, Source: fmt.Sprintf(format, a...), Confidence: confidence, Signal: signal})
 }
 
 // none records a signal that was tried and tells nothing about fact.
 func (c clues) none(fact, signal, format string, a ...any) {
-	c.add(fact, plan.Unknown, plan.ConfidenceNone, signal, format, a...)
+	c.add(fact, planapi.Unknown, planapi.ConfidenceNone, signal, format, a...)
 }
 
 // infer turns what was read (and the overrides) into the facts, their evidence and conflicts.
-func infer(r *reads, o Overrides) plan.Cluster {
+func infer(r *reads, o Overrides) planapi.Cluster {
 	c := clues{}
-	cl := plan.Cluster{Evidence: []plan.Evidence{}}
+	cl := planapi.Cluster{Evidence: []planapi.Evidence{}}
 
 	// Version, and ipMode from it.
 	if o.ClusterVersion != "" {
-		c.add(FactVersion, o.ClusterVersion, plan.ConfidenceOverride, SignalOverride, "set by %s", FlagClusterVersion)
+		c.add(FactVersion, o.ClusterVersion, planapi.ConfidenceOverride, SignalOverride, "set by %s", FlagClusterVersion)
 	}
 	versionClues(c, r)
 	version := resolve(&cl, c, FactVersion, "")
-	if version == plan.Unknown {
+	if version == planapi.Unknown {
 		version = ""
 	}
 	cl.Version = version
@@ -47,7 +47,7 @@ func infer(r *reads, o Overrides) plan.Cluster {
 
 	// Network model: the Turbo objects, then the nodes' pod CIDRs.
 	if v, origin := override(o.NetworkModel, o.networkFromEnv, FlagNetworkModel, EnvNetworkModel); v != "" {
-		c.add(FactNetworkModel, v, plan.ConfidenceOverride, SignalOverride, "set by %s", origin)
+		c.add(FactNetworkModel, v, planapi.ConfidenceOverride, SignalOverride, "set by %s", origin)
 	}
 	t := turboClues(c, r)
 	n := nodeClues(r)
@@ -61,7 +61,7 @@ func infer(r *reads, o Overrides) plan.Cluster {
 
 	// Proxy mode.
 	if v, origin := override(o.ProxyMode, o.proxyFromEnv, FlagProxyMode, EnvProxyMode); v != "" {
-		c.add(FactProxyMode, v, plan.ConfidenceOverride, SignalOverride, "set by %s", origin)
+		c.add(FactProxyMode, v, planapi.ConfidenceOverride, SignalOverride, "set by %s", origin)
 	}
 	proxyClues(c, r)
 	cl.ProxyMode = resolve(&cl, c, FactProxyMode, Remedy(FactProxyMode))
@@ -88,10 +88,10 @@ func override(v string, fromEnv bool, flag, env string) (string, string) {
 // resolve decides a fact from its clues: the value of the strongest ones. Weaker clues that
 // disagree make a conflict that says what was kept; equally strong clues that disagree leave
 // the fact unknown, with a conflict that says what to pass.
-func resolve(cl *plan.Cluster, c clues, fact, remedy string) string {
-	var best []plan.Evidence // the strongest clue of each distinct value, strongest first
+func resolve(cl *planapi.Cluster, c clues, fact, remedy string) string {
+	var best []planapi.Evidence // the strongest clue of each distinct value, strongest first
 	for _, e := range c[fact] {
-		if e.Value == plan.Unknown || Rank(e.Confidence) == 0 {
+		if e.Value == planapi.Unknown || Rank(e.Confidence) == 0 {
 			continue
 		}
 		i := indexOfValue(best, e.Value)
@@ -102,7 +102,7 @@ func resolve(cl *plan.Cluster, c clues, fact, remedy string) string {
 		}
 	}
 	if len(best) == 0 {
-		return plan.Unknown
+		return planapi.Unknown
 	}
 	sort.SliceStable(best, func(i, j int) bool { return Rank(best[i].Confidence) > Rank(best[j].Confidence) })
 	if len(best) == 1 {
@@ -118,20 +118,20 @@ func resolve(cl *plan.Cluster, c clues, fact, remedy string) string {
 		if remedy != "" {
 			res += "; " + remedy
 		}
-		cl.Conflicts = append(cl.Conflicts, plan.Conflict{Fact: fact, Values: values, Resolution: res})
-		return plan.Unknown
+		cl.Conflicts = append(cl.Conflicts, planapi.Conflict{Fact: fact, Values: values, Resolution: res})
+		return planapi.Unknown
 	}
 	var res string
-	if top.Confidence == plan.ConfidenceOverride {
+	if top.Confidence == planapi.ConfidenceOverride {
 		res = fmt.Sprintf("kept %s, %s: the override wins over %s (%s), which says %s", top.Value, top.Source, next.Source, next.Confidence, next.Value)
 	} else {
 		res = fmt.Sprintf("kept %s: %s (%s) outweighs %s (%s), which says %s", top.Value, top.Source, top.Confidence, next.Source, next.Confidence, next.Value)
 	}
-	cl.Conflicts = append(cl.Conflicts, plan.Conflict{Fact: fact, Values: values, Resolution: res})
+	cl.Conflicts = append(cl.Conflicts, planapi.Conflict{Fact: fact, Values: values, Resolution: res})
 	return top.Value
 }
 
-func indexOfValue(evs []plan.Evidence, v string) int {
+func indexOfValue(evs []planapi.Evidence, v string) int {
 	for i, e := range evs {
 		if e.Value == v {
 			return i
@@ -141,8 +141,8 @@ func indexOfValue(evs []plan.Evidence, v string) int {
 }
 
 // strongestFor returns the strongest clue for value, or a zero Evidence.
-func strongestFor(evs []plan.Evidence, value string) plan.Evidence {
-	var best plan.Evidence
+func strongestFor(evs []planapi.Evidence, value string) planapi.Evidence {
+	var best planapi.Evidence
 	for _, e := range evs {
 		if e.Value == value && Rank(e.Confidence) > Rank(best.Confidence) {
 			best = e
@@ -172,10 +172,10 @@ func versionClues(c clues, r *reads) {
 	git := r.version.obj.GitVersion
 	v, err := kubeversion.Parse(git)
 	if err != nil {
-		c.add(FactVersion, git, plan.ConfidenceLow, SignalServerVersion, "GET %s: gitVersion %q does not parse: %v", pathVersion, git, err)
+		c.add(FactVersion, git, planapi.ConfidenceLow, SignalServerVersion, "GET %s: gitVersion %q does not parse: %v", pathVersion, git, err)
 		return
 	}
-	c.add(FactVersion, git, plan.ConfidenceHigh, SignalServerVersion, "GET %s: gitVersion %s%s", pathVersion, git, describeVersion(v))
+	c.add(FactVersion, git, planapi.ConfidenceHigh, SignalServerVersion, "GET %s: gitVersion %s%s", pathVersion, git, describeVersion(v))
 }
 
 // describeVersion reads a version back when it says more than its numbers:
@@ -194,7 +194,7 @@ func describeVersion(v kubeversion.Version) string {
 // ipModeClues: status.loadBalancer.ingress[].ipMode (KEP-1860, gate LoadBalancerIPMode) is alpha
 // in v1.29 (off by default), beta and on by default in v1.30 and v1.31 (an admin may still turn
 // it off), GA in v1.32.
-func ipModeClues(c clues, version string, from plan.Evidence) {
+func ipModeClues(c clues, version string, from planapi.Evidence) {
 	if version == "" {
 		c.none(FactIPMode, SignalVersionGate, "the server version is unknown (ipMode: alpha in v1.29, on by default since v1.30)")
 		return
@@ -208,13 +208,13 @@ func ipModeClues(c clues, version string, from plan.Evidence) {
 	mv := v.MinorString()
 	switch {
 	case v.AtLeast(1, 32):
-		c.add(FactIPMode, plan.IPModeAvailable, conf(plan.ConfidenceHigh), SignalVersionGate, "version %s ≥ v1.32: ipMode is GA (KEP-1860); kube-proxy skips ingress IPs with ipMode Proxy", mv)
+		c.add(FactIPMode, planapi.IPModeAvailable, conf(planapi.ConfidenceHigh), SignalVersionGate, "version %s ≥ v1.32: ipMode is GA (KEP-1860); kube-proxy skips ingress IPs with ipMode Proxy", mv)
 	case v.AtLeast(1, 30):
-		c.add(FactIPMode, plan.IPModeAvailable, conf(plan.ConfidenceMedium), SignalVersionGate, "version %s: ipMode is beta, on by default since v1.30 (the LoadBalancerIPMode gate can still be turned off)", mv)
+		c.add(FactIPMode, planapi.IPModeAvailable, conf(planapi.ConfidenceMedium), SignalVersionGate, "version %s: ipMode is beta, on by default since v1.30 (the LoadBalancerIPMode gate can still be turned off)", mv)
 	case v.AtLeast(1, 29):
-		c.add(FactIPMode, plan.IPModeAlpha, conf(plan.ConfidenceMedium), SignalVersionGate, "version %s: ipMode is alpha, only with the LoadBalancerIPMode feature gate", mv)
+		c.add(FactIPMode, planapi.IPModeAlpha, conf(planapi.ConfidenceMedium), SignalVersionGate, "version %s: ipMode is alpha, only with the LoadBalancerIPMode feature gate", mv)
 	default:
-		c.add(FactIPMode, plan.IPModeUnavailable, conf(plan.ConfidenceHigh), SignalVersionGate, "version %s < v1.29: no ipMode field", mv)
+		c.add(FactIPMode, planapi.IPModeUnavailable, conf(planapi.ConfidenceHigh), SignalVersionGate, "version %s < v1.29: no ipMode field", mv)
 	}
 }
 
@@ -239,7 +239,7 @@ func turboClues(c clues, r *reads) turbo {
 			types := cniTypes(r.nad.obj)
 			if contains(types, "eni-neutron") {
 				nadTurbo = true
-				c.add(FactNetworkModel, plan.NetworkTurbo, plan.ConfidenceHigh, SignalDefaultNetwork, "NetworkAttachmentDefinition %s: CNI type eni-neutron (CCE Turbo's ENI network)", defaultNetworkName)
+				c.add(FactNetworkModel, planapi.NetworkTurbo, planapi.ConfidenceHigh, SignalDefaultNetwork, "NetworkAttachmentDefinition %s: CNI type eni-neutron (CCE Turbo's ENI network)", defaultNetworkName)
 			} else {
 				c.none(FactNetworkModel, SignalDefaultNetwork, "NetworkAttachmentDefinition %s: CNI type %s, not CCE Turbo's eni-neutron", defaultNetworkName, orNone(types))
 			}
@@ -256,15 +256,15 @@ func turboClues(c clues, r *reads) turbo {
 		case r.yangtse.err == nil:
 			if spec, _ := r.yangtse.obj["spec"].(map[string]any); spec != nil && spec["eni"] != nil {
 				yTurbo = true
-				c.add(FactNetworkModel, plan.NetworkTurbo, plan.ConfidenceMedium, SignalYangtse, "YangtseConfiguration %s (crd.yangtse.cni/v1): spec.eni is set (CCE Turbo's ENI settings)", yangtseObjectName)
+				c.add(FactNetworkModel, planapi.NetworkTurbo, planapi.ConfidenceMedium, SignalYangtse, "YangtseConfiguration %s (crd.yangtse.cni/v1): spec.eni is set (CCE Turbo's ENI settings)", yangtseObjectName)
 			} else {
 				c.none(FactNetworkModel, SignalYangtse, "YangtseConfiguration %s (crd.yangtse.cni/v1): no spec.eni, so no CCE Turbo sign", yangtseObjectName)
 			}
-			t.cceConfidence, t.cceSource = plan.ConfidenceMedium, "YangtseConfiguration "+yangtseObjectName+" exists (crd.yangtse.cni: the CCE network add-on's API)"
+			t.cceConfidence, t.cceSource = planapi.ConfidenceMedium, "YangtseConfiguration "+yangtseObjectName+" exists (crd.yangtse.cni: the CCE network add-on's API)"
 		case apierrors.IsNotFound(r.yangtse.err):
 			c.none(FactNetworkModel, SignalYangtse, "YangtseConfiguration %s: not found%s", yangtseObjectName, notServed(r.yangtse.err, "crd.yangtse.cni/v1 yangtseconfigurations"))
 			if servedButMissing(r.yangtse.err) {
-				t.cceConfidence, t.cceSource = plan.ConfidenceLow, "crd.yangtse.cni/v1 yangtseconfigurations is served (the CCE network add-on's API)"
+				t.cceConfidence, t.cceSource = planapi.ConfidenceLow, "crd.yangtse.cni/v1 yangtseconfigurations is served (the CCE network add-on's API)"
 			}
 		default:
 			c.none(FactNetworkModel, SignalYangtse, "YangtseConfiguration %s: %s", yangtseObjectName, notReadable(r.yangtse.err))
@@ -358,11 +358,11 @@ func classifyNode(n *corev1.Node) nodeClass {
 		conf := ""
 		switch {
 		case strings.HasPrefix(k, labelCCEPrefix):
-			conf = plan.ConfidenceHigh
+			conf = planapi.ConfidenceHigh
 		case k == labelSubnetID:
-			conf = plan.ConfidenceMedium
+			conf = planapi.ConfidenceMedium
 		case k == labelContainerEng, k == labelOSName:
-			conf = plan.ConfidenceLow
+			conf = planapi.ConfidenceLow
 		}
 		if conf == "" {
 			continue
@@ -470,14 +470,14 @@ func podCIDRClues(c clues, r *reads, n nodeSummary, t turbo) {
 	}
 	switch {
 	case len(without) == 0:
-		c.add(FactNetworkModel, plan.NetworkVPC, plan.ConfidenceMedium, SignalNodePodCIDR,
+		c.add(FactNetworkModel, planapi.NetworkVPC, planapi.ConfidenceMedium, SignalNodePodCIDR,
 			"nodes %s: a fixed pod CIDR block per node, as the CCE VPC network gives (inferred; %s read)", strings.Join(with, ", "), n.total)
 	case len(with) > 0:
 		c.none(FactNetworkModel, SignalNodePodCIDR, "nodes %s have a pod CIDR block, nodes %s have none: neither the VPC nor the tunnel pattern", strings.Join(with, ", "), strings.Join(without, ", "))
 	case t.yes:
 		c.none(FactNetworkModel, SignalNodePodCIDR, "nodes %s: no spec.podCIDR, as in CCE Turbo (pods take ENI addresses from the VPC subnet) and the tunnel network alike", strings.Join(without, ", "))
 	case t.excluded:
-		c.add(FactNetworkModel, plan.NetworkTunnel, plan.ConfidenceLow, SignalNodePodCIDR,
+		c.add(FactNetworkModel, planapi.NetworkTunnel, planapi.ConfidenceLow, SignalNodePodCIDR,
 			"nodes %s: no spec.podCIDR (the tunnel network hands out /28 blocks, not one per node) and no CCE Turbo sign (inferred; %s read)", strings.Join(without, ", "), n.total)
 	default:
 		c.none(FactNetworkModel, SignalNodePodCIDR, "nodes %s: no spec.podCIDR, which fits the tunnel network and CCE Turbo alike; the Turbo signals could not be read", strings.Join(without, ", "))
@@ -500,13 +500,13 @@ func podCIDRs(n *corev1.Node) []string {
 // labels (or the CCE network API) say CCE, and which CCE follows from the network model; a
 // Huawei Cloud providerID without CCE labels says the open-source cloud-provider-huaweicloud;
 // nodes with neither say generic.
-func flavorClues(c clues, n nodeSummary, t turbo, network string, netEv plan.Evidence) {
+func flavorClues(c clues, n nodeSummary, t turbo, network string, netEv planapi.Evidence) {
 	implied := ""
 	switch network {
-	case plan.NetworkTurbo:
-		implied = plan.FlavorCCETurbo
-	case plan.NetworkTunnel, plan.NetworkVPC:
-		implied = plan.FlavorCCEStandard
+	case planapi.NetworkTurbo:
+		implied = planapi.FlavorCCETurbo
+	case planapi.NetworkTunnel, planapi.NetworkVPC:
+		implied = planapi.FlavorCCEStandard
 	}
 	if implied != "" {
 		c.add(FactFlavor, implied, netEv.Confidence, SignalNetworkModel, "network model %s (%s)", network, netEv.Source)
@@ -530,11 +530,11 @@ func flavorClues(c clues, n nodeSummary, t turbo, network string, netEv plan.Evi
 	switch {
 	case n.cceConfidence != "":
 	case n.ccmSource != "":
-		c.add(FactFlavor, plan.FlavorOpenSourceCCM, plan.ConfidenceMedium, SignalNodeLabels, "%s", n.ccmSource)
+		c.add(FactFlavor, planapi.FlavorOpenSourceCCM, planapi.ConfidenceMedium, SignalNodeLabels, "%s", n.ccmSource)
 	case len(n.nodes) == 0:
 		c.none(FactFlavor, SignalNodeLabels, "no nodes, so no node labels to read")
 	case t.cceConfidence == "" && !t.yes:
-		c.add(FactFlavor, plan.FlavorGeneric, plan.ConfidenceLow, SignalNodeLabels, "nodes %s (%s read): no CCE labels, no Huawei Cloud providerID, no CCE network API", strings.Join(n.names, ", "), n.total)
+		c.add(FactFlavor, planapi.FlavorGeneric, planapi.ConfidenceLow, SignalNodeLabels, "nodes %s (%s read): no CCE labels, no Huawei Cloud providerID, no CCE network API", strings.Join(n.names, ", "), n.total)
 	}
 }
 
@@ -549,9 +549,9 @@ func proxyClues(c clues, r *reads) {
 			case perr != nil:
 				c.none(FactProxyMode, SignalProxyConfigMap, "ConfigMap %s: %v", kubeProxyCMName, perr)
 			case mode == "":
-				c.add(FactProxyMode, plan.ProxyIPTables, plan.ConfidenceLow, SignalProxyConfigMap, "ConfigMap %s: %s leaves mode empty: kube-proxy's default on Linux, iptables", kubeProxyCMName, key)
+				c.add(FactProxyMode, planapi.ProxyIPTables, planapi.ConfidenceLow, SignalProxyConfigMap, "ConfigMap %s: %s leaves mode empty: kube-proxy's default on Linux, iptables", kubeProxyCMName, key)
 			case isProxyMode(mode):
-				c.add(FactProxyMode, mode, plan.ConfidenceMedium, SignalProxyConfigMap, "ConfigMap %s: %s sets mode: %s (the configuration; the running kube-proxy may predate it)", kubeProxyCMName, key, mode)
+				c.add(FactProxyMode, mode, planapi.ConfidenceMedium, SignalProxyConfigMap, "ConfigMap %s: %s sets mode: %s (the configuration; the running kube-proxy may predate it)", kubeProxyCMName, key, mode)
 			default:
 				c.none(FactProxyMode, SignalProxyConfigMap, "ConfigMap %s: %s sets mode: %s, not a Linux proxy mode", kubeProxyCMName, key, mode)
 			}
@@ -570,7 +570,7 @@ func proxyClues(c clues, r *reads) {
 		case p.err != nil:
 			c.none(FactProxyMode, SignalProxyMode, "GET %s: %s", p.path, probeFailure(p))
 		case isProxyMode(mode):
-			c.add(FactProxyMode, mode, plan.ConfidenceHigh, SignalProxyMode, "GET %s: kube-proxy on node %s answers %s", p.path, p.node, mode)
+			c.add(FactProxyMode, mode, planapi.ConfidenceHigh, SignalProxyMode, "GET %s: kube-proxy on node %s answers %s", p.path, p.node, mode)
 		default:
 			c.none(FactProxyMode, SignalProxyMode, "GET %s: answered %q, not a proxy mode", p.path, truncate(mode, 60))
 		}
@@ -578,7 +578,7 @@ func proxyClues(c clues, r *reads) {
 }
 
 func isProxyMode(m string) bool {
-	return m == plan.ProxyIPTables || m == plan.ProxyIPVS || m == plan.ProxyNFTables
+	return m == planapi.ProxyIPTables || m == planapi.ProxyIPVS || m == planapi.ProxyNFTables
 }
 
 // probeFailure says why a node's kube-proxy did not answer.

@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 
-	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/planapi"
 )
 
 // Errors as client-go returns them.
@@ -99,9 +99,9 @@ func TestDetectClassifyNode(t *testing.T) {
 		providerID bool
 		nameIsIP   bool
 	}{
-		{"CCE standard node (examples/node-cce-standard.yaml)", node("192.168.0.212", cceStandardLabels, ""), plan.ConfidenceHigh, 4, false, true},
-		{"only a subnet id", node("192.168.0.9", map[string]string{"node.kubernetes.io/subnetid": "x"}, ""), plan.ConfidenceMedium, 1, false, true},
-		{"only os.name", node("n1", map[string]string{"os.name": "HCE_OS_2.0"}, ""), plan.ConfidenceLow, 1, false, false},
+		{"CCE standard node (examples/node-cce-standard.yaml)", node("192.168.0.212", cceStandardLabels, ""), planapi.ConfidenceHigh, 4, false, true},
+		{"only a subnet id", node("192.168.0.9", map[string]string{"node.kubernetes.io/subnetid": "x"}, ""), planapi.ConfidenceMedium, 1, false, true},
+		{"only os.name", node("n1", map[string]string{"os.name": "HCE_OS_2.0"}, ""), planapi.ConfidenceLow, 1, false, false},
 		{"kind node", node("kind-control-plane", kindLabels, "kind://docker/kind/kind-control-plane"), "", 0, false, false},
 		{"open-source CCM node", node("ecs-1", map[string]string{"node.kubernetes.io/instance-type": "s6.large.2"}, "huaweicloud://5a6b7c8d"), "", 0, true, false},
 		{"named by IP, nothing else", node("10.0.0.5", nil, ""), "", 0, false, true},
@@ -170,7 +170,7 @@ type facts struct {
 	evidence                                []string // substrings some evidence source must contain
 }
 
-func checkFacts(t *testing.T, got plan.Cluster, want facts) {
+func checkFacts(t *testing.T, got planapi.Cluster, want facts) {
 	t.Helper()
 	t.Log(dump(got))
 	for _, f := range []struct{ name, got, want string }{
@@ -207,7 +207,7 @@ func checkFacts(t *testing.T, got plan.Cluster, want facts) {
 	}
 }
 
-func dump(c plan.Cluster) string {
+func dump(c planapi.Cluster) string {
 	var b strings.Builder
 	b.WriteString("facts: flavor=" + c.Flavor + " network=" + c.NetworkModel + " proxy=" + c.ProxyMode + " version=" + c.Version + " ipMode=" + c.IPMode + "\n")
 	for _, e := range c.Evidence {
@@ -236,79 +236,79 @@ func TestDetectInfer(t *testing.T) {
 			nad:     nad("eni-neutron"),
 			yangtse: yangtse(map[string]any{"eni": map[string]any{"enablePodNetworkStatus": true}}),
 			proxyCM: failed[*corev1.ConfigMap](errNoObject),
-		}, Overrides{}, facts{flavor: plan.FlavorCCETurbo, network: plan.NetworkTurbo, proxy: plan.Unknown, version: "v1.25.5-r0-25.2.5", ipMode: plan.IPModeUnavailable,
+		}, Overrides{}, facts{flavor: planapi.FlavorCCETurbo, network: planapi.NetworkTurbo, proxy: planapi.Unknown, version: "v1.25.5-r0-25.2.5", ipMode: planapi.IPModeUnavailable,
 			evidence: []string{"CNI type eni-neutron", "spec.eni is set", "CCE revision r0", "normal on CCE"}}},
 		{"CCE Turbo with the default-network only readable", &reads{
 			nodes: nodes(turboNode), nad: nad("eni-neutron"), yangtse: failed[map[string]any](errForbidden),
-		}, Overrides{}, facts{flavor: plan.FlavorCCETurbo, network: plan.NetworkTurbo, evidence: []string{"YangtseConfiguration default: not readable: forbidden"}}},
+		}, Overrides{}, facts{flavor: planapi.FlavorCCETurbo, network: planapi.NetworkTurbo, evidence: []string{"YangtseConfiguration default: not readable: forbidden"}}},
 		{"CCE Standard VPC: fixed pod CIDR per node", absent(reads{
 			nodes: nodes(vpcNode("192.168.0.212", "10.0.0.0/25"), vpcNode("192.168.0.213", "10.0.0.128/25")),
-		}), Overrides{}, facts{flavor: plan.FlavorCCEStandard, network: plan.NetworkVPC, proxy: plan.Unknown,
+		}), Overrides{}, facts{flavor: planapi.FlavorCCEStandard, network: planapi.NetworkVPC, proxy: planapi.Unknown,
 			evidence: []string{"192.168.0.212 (10.0.0.0/25)", "is not served: its CRD is not installed"}}},
 		{"CCE tunnel: no pod CIDR, Turbo excluded", absent(reads{nodes: nodes(tunnelNode("192.168.0.12"), tunnelNode("192.168.0.13"))}),
-			Overrides{}, facts{flavor: plan.FlavorCCEStandard, network: plan.NetworkTunnel, evidence: []string{"no CCE Turbo sign"}}},
+			Overrides{}, facts{flavor: planapi.FlavorCCEStandard, network: planapi.NetworkTunnel, evidence: []string{"no CCE Turbo sign"}}},
 		{"CCE tunnel with the yangtse API served but no eni", absent(reads{
 			nodes: nodes(tunnelNode("192.168.0.12")), nad: failed[map[string]any](errNoObject), yangtse: yangtse(map[string]any{"other": true}),
-		}), Overrides{}, facts{flavor: plan.FlavorCCEStandard, network: plan.NetworkTunnel, evidence: []string{"no spec.eni"}}},
+		}), Overrides{}, facts{flavor: planapi.FlavorCCEStandard, network: planapi.NetworkTunnel, evidence: []string{"no spec.eni"}}},
 		{"no pod CIDR and Turbo signals forbidden: tunnel or Turbo", &reads{
 			nodes: nodes(tunnelNode("192.168.0.12")), nad: failed[map[string]any](errForbidden), yangtse: failed[map[string]any](errForbidden),
-		}, Overrides{}, facts{flavor: plan.Unknown, network: plan.Unknown, evidence: []string{"fits the tunnel network and CCE Turbo alike", "Standard or Turbo follows from the network model"}}},
+		}, Overrides{}, facts{flavor: planapi.Unknown, network: planapi.Unknown, evidence: []string{"fits the tunnel network and CCE Turbo alike", "Standard or Turbo follows from the network model"}}},
 		{"mixed pod CIDRs", absent(reads{nodes: nodes(vpcNode("192.168.0.212", "10.0.0.0/25"), tunnelNode("192.168.0.13"))}),
-			Overrides{}, facts{network: plan.Unknown, flavor: plan.Unknown, evidence: []string{"neither the VPC nor the tunnel pattern"}}},
+			Overrides{}, facts{network: planapi.Unknown, flavor: planapi.Unknown, evidence: []string{"neither the VPC nor the tunnel pattern"}}},
 		{"Turbo signal and pod CIDRs disagree: Turbo outweighs", absent(reads{nodes: nodes(vpcNode("192.168.0.212", "10.0.0.0/25")), nad: nad("eni-neutron")}),
-			Overrides{}, facts{network: plan.NetworkTurbo, flavor: plan.FlavorCCETurbo, conflicts: []string{"networkModel"}}},
+			Overrides{}, facts{network: planapi.NetworkTurbo, flavor: planapi.FlavorCCETurbo, conflicts: []string{"networkModel"}}},
 		{"yangtse eni (medium) and pod CIDRs (medium) disagree: unknown", absent(reads{
 			nodes: nodes(vpcNode("192.168.0.212", "10.0.0.0/25")), nad: failed[map[string]any](errForbidden), yangtse: yangtse(map[string]any{"eni": map[string]any{}}),
-		}), Overrides{}, facts{network: plan.Unknown, flavor: plan.Unknown, conflicts: []string{"networkModel"}}},
+		}), Overrides{}, facts{network: planapi.Unknown, flavor: planapi.Unknown, conflicts: []string{"networkModel"}}},
 		{"open-source CCM: Huawei Cloud providerID, no CCE labels", absent(reads{
 			nodes: nodes(node("ecs-a", map[string]string{"topology.kubernetes.io/zone": "ap-southeast-1a"}, "huaweicloud://0f1e2d3c", "10.244.0.0/24")),
-		}), Overrides{}, facts{flavor: plan.FlavorOpenSourceCCM, network: plan.Unknown, evidence: []string{"spec.providerID huaweicloud://0f1e2d3c", "tell VPC from tunnel on CCE only"}}},
+		}), Overrides{}, facts{flavor: planapi.FlavorOpenSourceCCM, network: planapi.Unknown, evidence: []string{"spec.providerID huaweicloud://0f1e2d3c", "tell VPC from tunnel on CCE only"}}},
 		{"kubeadm: kube-proxy ConfigMap mode ipvs", absent(reads{
 			nodes:   nodes(node("kubeadm-cp", kindLabels, "", "10.244.0.0/24")),
 			proxyCM: proxyCM("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\n"),
-		}), Overrides{}, facts{flavor: plan.FlavorGeneric, network: plan.Unknown, proxy: plan.ProxyIPVS, evidence: []string{"config.conf sets mode: ipvs"}}},
+		}), Overrides{}, facts{flavor: planapi.FlavorGeneric, network: planapi.Unknown, proxy: planapi.ProxyIPVS, evidence: []string{"config.conf sets mode: ipvs"}}},
 		{"kubeadm default mode reads iptables (low)", absent(reads{
 			nodes: nodes(node("kubeadm-cp", kindLabels, "")), proxyCM: proxyCM("kind: KubeProxyConfiguration\nmode: \"\"\n"),
-		}), Overrides{}, facts{proxy: plan.ProxyIPTables, evidence: []string{"leaves mode empty"}}},
+		}), Overrides{}, facts{proxy: planapi.ProxyIPTables, evidence: []string{"leaves mode empty"}}},
 		{"bare: no nodes, nothing installed", absent(reads{version: serverVersion("v1.37.2"), nodes: nodes()}),
-			Overrides{}, facts{flavor: plan.Unknown, network: plan.Unknown, proxy: plan.Unknown, version: "v1.37.2", ipMode: plan.IPModeAvailable,
+			Overrides{}, facts{flavor: planapi.Unknown, network: planapi.Unknown, proxy: planapi.Unknown, version: "v1.37.2", ipMode: planapi.IPModeAvailable,
 				evidence: []string{"no nodes, so no node labels", "GA (KEP-1860)"}}},
 		{"everything forbidden", &reads{
 			version: serverVersion("v1.28.3-r10-28.0.9"), nodes: failed[*corev1.NodeList](errForbidden), nad: failed[map[string]any](errForbidden),
 			yangtse: failed[map[string]any](errForbidden), proxyCM: failed[*corev1.ConfigMap](errForbidden), probeSkipped: "the nodes could not be read",
-		}, Overrides{}, facts{flavor: plan.Unknown, network: plan.Unknown, proxy: plan.Unknown, ipMode: plan.IPModeUnavailable,
+		}, Overrides{}, facts{flavor: planapi.Unknown, network: planapi.Unknown, proxy: planapi.Unknown, ipMode: planapi.IPModeUnavailable,
 			evidence: []string{"?limit=5: not readable: forbidden", "not asked, the nodes could not be read"}}},
 		{"probe answers ipvs: high", absent(reads{nodes: nodes(tunnelNode("192.168.0.12")), probes: []probe{{node: "192.168.0.12", path: "/api/v1/nodes/192.168.0.12:10249/proxy/proxyMode", body: "ipvs"}}}),
-			Overrides{}, facts{proxy: plan.ProxyIPVS, evidence: []string{"kube-proxy on node 192.168.0.12 answers ipvs"}}},
+			Overrides{}, facts{proxy: planapi.ProxyIPVS, evidence: []string{"kube-proxy on node 192.168.0.12 answers ipvs"}}},
 		{"probe and ConfigMap disagree: the running kube-proxy outweighs its configuration", absent(reads{
 			nodes: nodes(node("cp", nil, "")), proxyCM: proxyCM("kind: KubeProxyConfiguration\nmode: iptables\n"),
 			probes: []probe{{node: "cp", path: "/api/v1/nodes/cp:10249/proxy/proxyMode", body: "ipvs"}},
-		}), Overrides{}, facts{proxy: plan.ProxyIPVS, conflicts: []string{"proxyMode"}}},
+		}), Overrides{}, facts{proxy: planapi.ProxyIPVS, conflicts: []string{"proxyMode"}}},
 		{"two nodes answer differently: unknown", absent(reads{
 			nodes: nodes(node("a", nil, ""), node("b", nil, "")),
 			probes: []probe{{node: "a", path: "/api/v1/nodes/a:10249/proxy/proxyMode", body: "ipvs"},
 				{node: "b", path: "/api/v1/nodes/b:10249/proxy/proxyMode", body: "iptables\n"}},
-		}), Overrides{}, facts{proxy: plan.Unknown, conflicts: []string{"proxyMode"}}},
+		}), Overrides{}, facts{proxy: planapi.Unknown, conflicts: []string{"proxyMode"}}},
 		{"probe forbidden, timed out, 502, odd answer", absent(reads{
 			nodes: nodes(node("a", nil, "")),
 			probes: []probe{{node: "a", path: "p1", err: errForbidden}, {node: "b", path: "p2", err: errTimeout, timeout: 3 * time.Second},
 				{node: "c", path: "p3", err: errBadGateway}, {node: "d", path: "p4", body: "<html>"}},
-		}), Overrides{}, facts{proxy: plan.Unknown, evidence: []string{"p1: not readable: forbidden (asking kube-proxy through the API server needs get on nodes/proxy)",
+		}), Overrides{}, facts{proxy: planapi.Unknown, evidence: []string{"p1: not readable: forbidden (asking kube-proxy through the API server needs get on nodes/proxy)",
 			"p2: not readable: no answer within 3s", "p3: not readable: the API server's node proxy answered 502 Bad Gateway: upstream exploded", `p4: answered "<html>"`}}},
 		{"version does not parse", absent(reads{version: serverVersion("latest"), nodes: nodes()}),
-			Overrides{}, facts{version: "latest", ipMode: plan.Unknown, evidence: []string{`gitVersion "latest" does not parse`}}},
+			Overrides{}, facts{version: "latest", ipMode: planapi.Unknown, evidence: []string{`gitVersion "latest" does not parse`}}},
 		{"version v1.30: ipMode on by default (medium)", absent(reads{version: serverVersion("v1.30.14-r0-30.0.1"), nodes: nodes()}),
-			Overrides{}, facts{ipMode: plan.IPModeAvailable, evidence: []string{"beta, on by default"}}},
+			Overrides{}, facts{ipMode: planapi.IPModeAvailable, evidence: []string{"beta, on by default"}}},
 		{"version v1.29: ipMode alpha", absent(reads{version: serverVersion("v1.29.15-r0"), nodes: nodes()}),
-			Overrides{}, facts{ipMode: plan.IPModeAlpha}},
+			Overrides{}, facts{ipMode: planapi.IPModeAlpha}},
 		{"overrides beat detection, and disagreeing detection is a conflict", &reads{
 			version: nil, nodes: nodes(vpcNode("192.168.0.212", "10.0.0.0/25")), nad: failed[map[string]any](errNoObject), yangtse: failed[map[string]any](errNoResource),
-		}, Overrides{NetworkModel: "tunnel", ProxyMode: "ipvs", ClusterVersion: "v1.17.9-r0"}, facts{network: plan.NetworkTunnel, proxy: plan.ProxyIPVS, version: "v1.17.9-r0",
-			flavor: plan.FlavorCCEStandard, ipMode: plan.IPModeUnavailable, conflicts: []string{"networkModel"}, evidence: []string{"set by --network-model", "set by --proxy-mode", "set by --cluster-version"}}},
+		}, Overrides{NetworkModel: "tunnel", ProxyMode: "ipvs", ClusterVersion: "v1.17.9-r0"}, facts{network: planapi.NetworkTunnel, proxy: planapi.ProxyIPVS, version: "v1.17.9-r0",
+			flavor: planapi.FlavorCCEStandard, ipMode: planapi.IPModeUnavailable, conflicts: []string{"networkModel"}, evidence: []string{"set by --network-model", "set by --proxy-mode", "set by --cluster-version"}}},
 		{"a turbo override on a cluster with plain nodes: flavor follows, conflict reported", absent(reads{nodes: nodes(node("worker-1", nil, ""))}),
-			Overrides{NetworkModel: "turbo"}, facts{network: plan.NetworkTurbo, flavor: plan.FlavorCCETurbo, conflicts: []string{"flavor"}}},
+			Overrides{NetworkModel: "turbo"}, facts{network: planapi.NetworkTurbo, flavor: planapi.FlavorCCETurbo, conflicts: []string{"flavor"}}},
 		{"offline: only overrides, nothing tried", &reads{}, Overrides{NetworkModel: "vpc"},
-			facts{network: plan.NetworkVPC, flavor: plan.FlavorCCEStandard, proxy: plan.Unknown, version: "", ipMode: plan.Unknown}},
+			facts{network: planapi.NetworkVPC, flavor: planapi.FlavorCCEStandard, proxy: planapi.Unknown, version: "", ipMode: planapi.Unknown}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(EnvNetworkModel, "")
@@ -334,11 +334,11 @@ func TestDetectPrecedence(t *testing.T) {
 		netSource          string
 		proxySource        string
 	}{
-		{"detection", "", "", "", "", plan.NetworkVPC, plan.ProxyIPTables, "fixed pod CIDR block", "sets mode: iptables"},
-		{"auto is detection", "auto", "auto", "auto", "auto", plan.NetworkVPC, plan.ProxyIPTables, "fixed pod CIDR block", "sets mode: iptables"},
-		{"env beats detection", "", "", "tunnel", "ipvs", plan.NetworkTunnel, plan.ProxyIPVS, "set by environment variable ELBFIX_NETWORK_MODE", "set by environment variable ELBFIX_PROXY_MODE"},
-		{"flag beats detection", "turbo", "ipvs", "", "", plan.NetworkTurbo, plan.ProxyIPVS, "set by --network-model", "set by --proxy-mode"},
-		{"flag beats env", "vpc", "iptables", "tunnel", "ipvs", plan.NetworkVPC, plan.ProxyIPTables, "set by --network-model", "set by --proxy-mode"},
+		{"detection", "", "", "", "", planapi.NetworkVPC, planapi.ProxyIPTables, "fixed pod CIDR block", "sets mode: iptables"},
+		{"auto is detection", "auto", "auto", "auto", "auto", planapi.NetworkVPC, planapi.ProxyIPTables, "fixed pod CIDR block", "sets mode: iptables"},
+		{"env beats detection", "", "", "tunnel", "ipvs", planapi.NetworkTunnel, planapi.ProxyIPVS, "set by environment variable ELBFIX_NETWORK_MODE", "set by environment variable ELBFIX_PROXY_MODE"},
+		{"flag beats detection", "turbo", "ipvs", "", "", planapi.NetworkTurbo, planapi.ProxyIPVS, "set by --network-model", "set by --proxy-mode"},
+		{"flag beats env", "vpc", "iptables", "tunnel", "ipvs", planapi.NetworkVPC, planapi.ProxyIPTables, "set by --network-model", "set by --proxy-mode"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(EnvNetworkModel, tc.envNet)
@@ -358,7 +358,7 @@ func TestDetectPrecedence(t *testing.T) {
 			}
 			// Offline gives the same overrides, and unknown for the rest.
 			off := Offline(Overrides{NetworkModel: tc.flagNet, ProxyMode: tc.flagProxy})
-			if tc.flagNet == "" && tc.envNet == "" && off.NetworkModel != plan.Unknown {
+			if tc.flagNet == "" && tc.envNet == "" && off.NetworkModel != planapi.Unknown {
 				t.Errorf("offline network %s, want unknown", off.NetworkModel)
 			}
 		})
@@ -386,25 +386,25 @@ func TestDetectValidate(t *testing.T) {
 }
 
 func TestDetectResolve(t *testing.T) {
-	ev := func(value, conf string) plan.Evidence {
-		return plan.Evidence{Fact: "f", Value: value, Confidence: conf, Source: value + "-" + conf}
+	ev := func(value, conf string) planapi.Evidence {
+		return planapi.Evidence{Fact: "f", Value: value, Confidence: conf, Source: value + "-" + conf}
 	}
 	for _, tc := range []struct {
 		name       string
-		evs        []plan.Evidence
+		evs        []planapi.Evidence
 		want       string
 		conflict   string // substring of the resolution; "" for no conflict
 		conflicted []string
 	}{
-		{"nothing", nil, plan.Unknown, "", nil},
-		{"only signals that tell nothing", []plan.Evidence{ev(plan.Unknown, plan.ConfidenceNone)}, plan.Unknown, "", nil},
-		{"agreeing", []plan.Evidence{ev("a", plan.ConfidenceLow), ev("a", plan.ConfidenceHigh)}, "a", "", nil},
-		{"stronger wins, reported", []plan.Evidence{ev("b", plan.ConfidenceLow), ev("a", plan.ConfidenceHigh)}, "a", "kept a: a-high (high) outweighs b-low (low)", []string{"a", "b"}},
-		{"equal strength: unknown", []plan.Evidence{ev("a", plan.ConfidenceMedium), ev("b", plan.ConfidenceMedium), ev("c", plan.ConfidenceLow)}, plan.Unknown, "equally strong; pass --x", []string{"a", "b", "c"}},
-		{"override wins", []plan.Evidence{ev("a", plan.ConfidenceHigh), ev("b", plan.ConfidenceOverride)}, "b", "the override wins over a-high (high)", []string{"b", "a"}},
+		{"nothing", nil, planapi.Unknown, "", nil},
+		{"only signals that tell nothing", []planapi.Evidence{ev(planapi.Unknown, planapi.ConfidenceNone)}, planapi.Unknown, "", nil},
+		{"agreeing", []planapi.Evidence{ev("a", planapi.ConfidenceLow), ev("a", planapi.ConfidenceHigh)}, "a", "", nil},
+		{"stronger wins, reported", []planapi.Evidence{ev("b", planapi.ConfidenceLow), ev("a", planapi.ConfidenceHigh)}, "a", "kept a: a-high (high) outweighs b-low (low)", []string{"a", "b"}},
+		{"equal strength: unknown", []planapi.Evidence{ev("a", planapi.ConfidenceMedium), ev("b", planapi.ConfidenceMedium), ev("c", planapi.ConfidenceLow)}, planapi.Unknown, "equally strong; pass --x", []string{"a", "b", "c"}},
+		{"override wins", []planapi.Evidence{ev("a", planapi.ConfidenceHigh), ev("b", planapi.ConfidenceOverride)}, "b", "the override wins over a-high (high)", []string{"b", "a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var cl plan.Cluster
+			var cl planapi.Cluster
 			got := resolve(&cl, clues{"f": tc.evs}, "f", "pass --x")
 			if got != tc.want {
 				t.Errorf("resolve = %q, want %q", got, tc.want)

@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/planapi"
 )
 
 //go:embed matrix.yaml
@@ -26,22 +28,20 @@ const (
 	Fail Result = "fail"
 )
 
-// Client locations (the same names as the Plan's cells).
+// Client locations and targets: the Plan's own names (pkg/planapi, the one place of the
+// vocabulary).
 const (
-	HostSameNode  = "host-same-node"
-	HostOtherNode = "host-other-node"
-	PodSameNode   = "pod-same-node"
-	PodOtherNode  = "pod-other-node"
-)
+	HostSameNode  = planapi.HostSameNode
+	HostOtherNode = planapi.HostOtherNode
+	PodSameNode   = planapi.PodSameNode
+	PodOtherNode  = planapi.PodOtherNode
 
-// Targets (the same names as the Plan's cells).
-const (
-	TargetNodePortServerNode = "nodeport-server-node"
-	TargetNodePortOtherNode  = "nodeport-other-node"
-	TargetELBIP              = "elb-ip"
-	TargetELBPrivateIP       = "elb-private-ip"
-	TargetELBPublicIP        = "elb-public-ip"
-	TargetDNATIP             = "dnat-ip"
+	TargetNodePortServerNode = planapi.TargetNodePortServerNode
+	TargetNodePortOtherNode  = planapi.TargetNodePortOtherNode
+	TargetELBIP              = planapi.TargetELBIP
+	TargetELBPrivateIP       = planapi.TargetELBPrivateIP
+	TargetELBPublicIP        = planapi.TargetELBPublicIP
+	TargetDNATIP             = planapi.TargetDNATIP
 )
 
 // Kinds of the "other Service kinds" rows.
@@ -62,15 +62,16 @@ const (
 // RuleKeys lists every rule a derived cell can name.
 var RuleKeys = []string{RuleShortcut, RuleTransparentClientIP, RulePassThroughKeepsPath, RuleTurboColumns}
 
-// Network models and proxy modes of the columns, and the fact values this package understands.
+// Network models and proxy modes of the columns, and the fact values this package understands
+// (pkg/planapi's).
 const (
-	NetworkTunnel = "tunnel"
-	NetworkVPC    = "vpc"
-	NetworkTurbo  = "turbo"
-	ProxyIPVS     = "ipvs"
-	ProxyIPTables = "iptables"
-	ProxyNFTables = "nftables"
-	Unknown       = "unknown"
+	NetworkTunnel = planapi.NetworkTunnel
+	NetworkVPC    = planapi.NetworkVPC
+	NetworkTurbo  = planapi.NetworkTurbo
+	ProxyIPVS     = planapi.ProxyIPVS
+	ProxyIPTables = planapi.ProxyIPTables
+	ProxyNFTables = planapi.ProxyNFTables
+	Unknown       = planapi.Unknown
 )
 
 // Clients lists the client locations in table order.

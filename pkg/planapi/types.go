@@ -1,6 +1,9 @@
-// Package plan holds the Plan document of docs/contract.md (the stable JSON/YAML output shared
-// by svc and scan) and the decision that fills it: findings, the failing cells of the access matrix, and the fix.
-package plan
+// Package planapi holds the Plan document (the stable JSON/YAML output shared by svc and scan,
+// docs/contract.md) and the vocabulary of its values: cluster facts, confidences, strategies,
+// severities, clients, targets and sources. It has no logic beyond severity ordering, so that
+// detection (pkg/detect) depends on the document's types only; pkg/plan fills the document
+// (the decision) and re-exports these names.
+package planapi
 
 import "encoding/json"
 

@@ -1,4 +1,4 @@
-package plan
+package planapi
 
 // SeverityRank orders severities: info 1, warning 2, error 3; anything else 0.
 func SeverityRank(s string) int {
