@@ -72,10 +72,9 @@ rejected, bad flags).`,
 		},
 	}
 	f := c.Flags()
-	f.StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (the Plan document's cluster object; default: human-readable)")
+	detectOutputFlag.add(c, &o.Output, "o", "")
 	f.BoolVar(&o.Verbose, "verbose", false, "List every signal tried, also those that told nothing or could not be read")
 	addFactFlags(c, &o.Overrides)
-	registerEnumCompletion(c, "output", "json", "yaml")
 	return c
 }
 
@@ -87,10 +86,8 @@ func (o *DetectOptions) Complete() error {
 
 // Validate checks the flags.
 func (o *DetectOptions) Validate() error {
-	switch o.Output {
-	case "", "json", "yaml":
-	default:
-		return usageErrorf("invalid value %q for --output: must be one of json, yaml", o.Output)
+	if err := detectOutputFlag.validate(o.Output); err != nil {
+		return err
 	}
 	if err := o.Overrides.Validate(); err != nil {
 		return usageError{err}

@@ -83,13 +83,11 @@ A finding can be ignored per Service with the annotation
 	f := c.Flags()
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Scan Services in every namespace")
 	f.StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter Services, as in kubectl")
-	f.StringVarP(&o.Output, "output", "o", "", "Output format: wide (more columns), json, yaml or patch (default: a table)")
+	scanOutputFlag.add(c, &o.Output, "o", "")
 	f.BoolVar(&o.NoHeaders, "no-headers", false, "Print the table without the cluster line, the column headers and the summary (as kubectl get --no-headers)")
-	f.StringVar(&o.FailOn, "fail-on", plan.SeverityError, "Lowest severity that makes the exit code 1: error, warning, info or never")
+	failOnFlag.add(c, &o.FailOn, "", plan.SeverityError)
 	f.StringSliceVar(&o.Ignore, "ignore", nil, "Finding ids to ignore in this run (repeatable or comma-separated)")
 	addFactFlags(c, &o.Overrides)
-	registerEnumCompletion(c, "output", "wide", "json", "yaml", "patch")
-	registerEnumCompletion(c, "fail-on", plan.SeverityError, plan.SeverityWarning, plan.SeverityInfo, "never")
 	return c
 }
 
@@ -106,15 +104,11 @@ func (o *ScanOptions) Complete() error {
 
 // Validate checks the flags.
 func (o *ScanOptions) Validate() error {
-	switch o.Output {
-	case "", "wide", "json", "yaml", "patch":
-	default:
-		return usageErrorf("invalid value %q for --output: must be one of wide, json, yaml, patch", o.Output)
+	if err := scanOutputFlag.validate(o.Output); err != nil {
+		return err
 	}
-	switch o.FailOn {
-	case plan.SeverityError, plan.SeverityWarning, plan.SeverityInfo, "never":
-	default:
-		return usageErrorf("invalid value %q for --fail-on: must be error, warning, info or never", o.FailOn)
+	if err := failOnFlag.validate(o.FailOn); err != nil {
+		return err
 	}
 	if o.Selector != "" {
 		if _, err := labels.Parse(o.Selector); err != nil {

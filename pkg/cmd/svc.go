@@ -109,17 +109,14 @@ every mode but offline -o manifest, an error finding that no patch clears (noFix
 	f := c.Flags()
 	f.StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter Services, as in kubectl")
 	f.StringVarP(&o.Filename, "filename", "f", "", "Offline: plan the Services in this file, directory or - (stdin); never contacts a cluster")
-	f.StringVar(&o.DryRun, "dry-run", dryRunNone, `Must be "none", "client" or "server". client: compute the change locally; server: send the patch with dryRun=All and show the server's answer. Nothing is written.`)
+	dryRunFlag.add(c, &o.DryRun, "", dryRunNone)
 	f.Lookup("dry-run").NoOptDefVal = dryRunClient
-	f.StringVar(&o.Strategy, "strategy", plan.StrategyAuto, "Fix: auto, pass-through (annotation kubernetes.io/elb.pass-through) or cluster (externalTrafficPolicy: Cluster)")
-	f.StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, patch or manifest (default: human-readable)")
+	strategyFlag.add(c, &o.Strategy, "", plan.StrategyAuto)
+	svcOutputFlag.add(c, &o.Output, "o", "")
 	f.BoolVar(&o.Explain, "explain", false, "Also show the details behind each verdict: every failing cell with its source (vendor table row or derived rule), the evidence behind each cluster fact, and what still fails after the fix")
 	f.BoolVarP(&o.InPlace, "in-place", "i", false, "Offline (-f): write each changed file back in place, every other byte kept (not with stdin)")
 	f.BoolVar(&o.ExplainHealth, "explain-health", false, "Also explain the ELB health check of each Service (TCP SYN, SYN-ACK, ACK, then RST: the 'Connection reset by peer' logs) and its settings")
 	addFactFlags(c, &o.Overrides)
-	registerEnumCompletion(c, "dry-run", dryRunNone, dryRunClient, dryRunServer)
-	registerEnumCompletion(c, "strategy", plan.StrategyAuto, plan.StrategyPassThrough, plan.StrategyCluster)
-	registerEnumCompletion(c, "output", "json", "yaml", "patch", "manifest")
 	return c
 }
 
@@ -161,20 +158,13 @@ func (o *SvcOptions) Complete(args []string) error {
 
 // Validate checks flags and arguments before anything is read.
 func (o *SvcOptions) Validate() error {
-	switch o.DryRun {
-	case dryRunNone, dryRunClient, dryRunServer:
-	default:
-		return usageErrorf(`invalid value %q for --dry-run: must be "none", "client" or "server"`, o.DryRun)
-	}
-	switch o.Strategy {
-	case plan.StrategyAuto, plan.StrategyPassThrough, plan.StrategyCluster:
-	default:
-		return usageErrorf("invalid value %q for --strategy: must be auto, pass-through or cluster", o.Strategy)
-	}
-	switch o.Output {
-	case "", "json", "yaml", "patch", "manifest":
-	default:
-		return usageErrorf("invalid value %q for --output: must be one of json, yaml, patch, manifest", o.Output)
+	for _, check := range []struct {
+		flag  enumFlag
+		value string
+	}{{dryRunFlag, o.DryRun}, {strategyFlag, o.Strategy}, {svcOutputFlag, o.Output}} {
+		if err := check.flag.validate(check.value); err != nil {
+			return err
+		}
 	}
 	if err := o.Overrides.Validate(); err != nil {
 		return usageError{err}

@@ -30,11 +30,11 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 				b, _ := yaml.Marshal(info)
 				fmt.Fprint(streams.Out, string(b))
 			default:
-				return usageErrorf("invalid value %q for --output: must be one of json, yaml", output)
+				return versionOutputFlag.validate(output)
 			}
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", "", "Output format: json or yaml")
+	versionOutputFlag.add(c, &output, "o", "")
 	return c
 }
