@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -410,5 +411,39 @@ func TestParallelEach(t *testing.T) {
 		return nil
 	}); !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the item's error", err)
+	}
+}
+
+// backendIndex keeps only labels and hostNetwork of each pod, and answers for the pods a Local
+// Service selects: all on hostNetwork, not all, or unknown (none found, or not Local).
+func TestBackendIndexHostNetwork(t *testing.T) {
+	pod := func(ns, app string, host bool) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Labels: map[string]string{"app": app}}, Spec: corev1.PodSpec{HostNetwork: host}}
+	}
+	idx := backendIndex{}
+	for _, p := range []*corev1.Pod{pod("a", "web", true), pod("a", "web", true), pod("a", "api", true), pod("a", "api", false), pod("b", "web", false)} {
+		idx[p.Namespace] = append(idx[p.Namespace], slimPod(p))
+	}
+	svc := func(ns, app string, local bool) *corev1.Service {
+		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": app}}}
+		if local {
+			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		svc  *corev1.Service
+		want string
+	}{
+		{svc("a", "web", true), "true"}, {svc("a", "api", true), "false"}, {svc("b", "web", true), "false"},
+		{svc("a", "db", true), "unknown"}, {svc("a", "web", false), "unknown"},
+	} {
+		got := "unknown"
+		if v := idx.hostNetwork(tc.svc); v != nil {
+			got = fmt.Sprint(*v)
+		}
+		if got != tc.want {
+			t.Errorf("%s/%v: %s, want %s", tc.svc.Namespace, tc.svc.Spec.Selector, got, tc.want)
+		}
 	}
 }

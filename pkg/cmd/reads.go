@@ -133,8 +133,19 @@ func countNodes(ctx context.Context, client kubernetes.Interface) int {
 	return n
 }
 
-// backendIndex answers whether a Service's backend pods use hostNetwork, from one pod list.
-type backendIndex map[string][]corev1.Pod // by namespace
+// backendIndex answers whether a Service's backend pods use hostNetwork, from one pod list. It
+// keeps of each pod only what that needs (labels and hostNetwork), not the whole object: a
+// Turbo cluster may run tens of thousands of pods.
+type backendIndex map[string][]backendPod // by namespace
+
+type backendPod struct {
+	labels      map[string]string
+	hostNetwork bool
+}
+
+func slimPod(p *corev1.Pod) backendPod {
+	return backendPod{labels: p.Labels, hostNetwork: p.Spec.HostNetwork}
+}
 
 // backendPods reads the pods of namespace ("" for all) in one paged list; nil when they may
 // not be read.
@@ -144,7 +155,7 @@ func backendPods(ctx context.Context, client kubernetes.Interface, namespace str
 		return client.CoreV1().Pods(namespace).List(ctx, opts)
 	}, metav1.ListOptions{}, func(obj runtime.Object) error {
 		pod := obj.(*corev1.Pod)
-		idx[pod.Namespace] = append(idx[pod.Namespace], *pod)
+		idx[pod.Namespace] = append(idx[pod.Namespace], slimPod(pod))
 		return nil
 	})
 	if err != nil {
@@ -161,11 +172,10 @@ func (idx backendIndex) hostNetwork(svc *corev1.Service) *bool {
 	}
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
 	found, all := false, true
-	for i := range idx[svc.Namespace] {
-		pod := &idx[svc.Namespace][i]
-		if sel.Matches(labels.Set(pod.Labels)) {
+	for _, pod := range idx[svc.Namespace] {
+		if sel.Matches(labels.Set(pod.labels)) {
 			found = true
-			all = all && pod.Spec.HostNetwork
+			all = all && pod.hostNetwork
 		}
 	}
 	if !found {
@@ -216,7 +226,9 @@ func (r *reads) readForServices(ctx context.Context, client kubernetes.Interface
 			if err != nil {
 				r.backends = nil
 			} else {
-				r.backends[s.Namespace] = append(r.backends[s.Namespace], pods.Items...)
+				for i := range pods.Items {
+					r.backends[s.Namespace] = append(r.backends[s.Namespace], slimPod(&pods.Items[i]))
+				}
 			}
 		}
 	}
