@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/patch"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/apply"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
 
@@ -84,7 +84,9 @@ func newApplyFixture(t *testing.T, answer func(f *applyFixture, dryRun bool) err
 	return f
 }
 
-func (f *applyFixture) sender() patch.Sender { return patch.Sender{Services: f.cs.CoreV1()} }
+func (f *applyFixture) sender() apply.Engine {
+	return apply.Engine{Services: f.cs.CoreV1(), Retries: apply.DefaultRetries}
+}
 
 // concurrentWrite changes the stored Service as another writer would.
 func (f *applyFixture) concurrentWrite(change func(*corev1.Service)) {
@@ -178,8 +180,8 @@ func TestApplyConflictRetriesAreBounded(t *testing.T) {
 	if err == nil || err.Error() != "service default/nginx kept changing while it was being patched (4 conflicts); nothing was overwritten, run the command again" {
 		t.Fatalf("err = %v", err)
 	}
-	if f.writes != maxConflictRetries+1 {
-		t.Errorf("%d writes, want %d", f.writes, maxConflictRetries+1)
+	if f.writes != apply.DefaultRetries+1 {
+		t.Errorf("%d writes, want %d", f.writes, apply.DefaultRetries+1)
 	}
 	if f.stored().Annotations["kubernetes.io/elb.pass-through"] != "" {
 		t.Error("a write went through")
@@ -196,8 +198,8 @@ func TestApplyForbidden(t *testing.T) {
 		return nil
 	})
 	_, err := f.o.apply(context.Background(), f.sender(), f.p)
-	if err == nil || !strings.Contains(err.Error(), "ask for patch permission on services") || maybeWritten(err) {
-		t.Fatalf("err = %v (maybe written: %v)", err, maybeWritten(err))
+	if err == nil || !strings.Contains(err.Error(), "ask for patch permission on services") || apply.MaybeWritten(err) {
+		t.Fatalf("err = %v (maybe written: %v)", err, apply.MaybeWritten(err))
 	}
 }
 
@@ -211,10 +213,10 @@ func TestApplyBrokenConnectionIsPossiblyWritten(t *testing.T) {
 		return nil
 	})
 	_, err := f.o.apply(context.Background(), f.sender(), f.p)
-	if err == nil || !maybeWritten(err) {
+	if err == nil || !apply.MaybeWritten(err) {
 		t.Fatalf("err = %v, want a possibly-written error", err)
 	}
-	msg := partialError(err, nil, []written{{f.p.live, f.p.result}}).Error()
+	msg := apply.Partial(err, nil, []apply.Written{{Before: f.p.live, After: f.p.result}}).Error()
 	if !strings.Contains(msg, "possibly patched (the request was sent but its answer was lost; check with kubectl get): default/nginx; to revert if it was: kubectl patch service nginx -n default --type strategic -p ") {
 		t.Errorf("message: %s", msg)
 	}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/apply"
 )
 
 // causedError is a message for the user that keeps the API error behind it, so that the code
@@ -46,7 +46,7 @@ func serverError(err error, doing string) error {
 
 // refusal reports the server's answer to a patch verbatim, naming the Service.
 func refusal(svc *corev1.Service, err error, phase string) error {
-	if apierrors.IsForbidden(err) && !isAdmissionDenial(err) {
+	if apierrors.IsForbidden(err) && !apply.IsRefusal(err) {
 		return caused(err, "service %s/%s: the %s was forbidden: %s; ask for patch permission on services, or use --dry-run to only look", svc.Namespace, svc.Name, phase, statusMessage(err))
 	}
 	if apierrors.IsConflict(err) {
@@ -65,35 +65,6 @@ func statusMessage(err error) string {
 		return st.Status().Message
 	}
 	return err.Error()
-}
-
-// isAdmissionDenial tells an admission webhook's or plugin's refusal from anything else: it is an
-// answer of the API server (a Status, not a broken connection), with the codes admission uses
-// (400, 403, 422), and a 403 that is not an RBAC denial (whose message reads `... is forbidden:
-// User "x" cannot patch resource ...`). Throttling (429), server errors and transport errors
-// are not refusals: a fallback to the other strategy on those would change a Service for a
-// glitch.
-func isAdmissionDenial(err error) bool {
-	var st apierrors.APIStatus
-	if !errors.As(err, &st) {
-		return false
-	}
-	switch st.Status().Code {
-	case http.StatusBadRequest, http.StatusUnprocessableEntity:
-		return true
-	case http.StatusForbidden:
-		msg := statusMessage(err)
-		return !(strings.Contains(msg, `is forbidden: User "`) && strings.Contains(msg, " cannot "))
-	}
-	return false
-}
-
-// maybeWritten tells a failed write whose request may still have reached the server: the
-// connection broke or timed out, so no answer of the API server arrived (a Status answer means
-// the server refused it, and nothing was written).
-func maybeWritten(err error) bool {
-	var st apierrors.APIStatus
-	return err != nil && !errors.As(err, &st)
 }
 
 // reasonOf names why a request failed in a few words: "forbidden", or the server's message.

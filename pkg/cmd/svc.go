@@ -16,6 +16,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/apply"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/kubeversion"
@@ -31,9 +32,6 @@ const (
 	dryRunClient = "client"
 	dryRunServer = "server"
 )
-
-// maxConflictRetries bounds the re-read/re-plan/retry loop on 409 Conflict.
-const maxConflictRetries = 3
 
 var svcExample = `  # Tell why pods can't reach the ELB address of Service nginx, and show the fix without applying it
   kubectl elbfix svc nginx --dry-run
@@ -342,10 +340,10 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 		all = append(all, p)
 	}
 	o.attachCompanions(all, peers)
-	sender := patch.Sender{Services: o.client.CoreV1()}
+	eng := apply.Engine{Services: o.client.CoreV1(), Retries: apply.DefaultRetries}
 	if o.DryRun != dryRunClient {
 		for _, p := range all {
-			if err := o.serverDryRun(ctx, sender, p); err != nil {
+			if err := o.serverDryRun(ctx, eng, p); err != nil {
 				return err
 			}
 		}
@@ -357,30 +355,30 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	case dryRunServer:
 		suffix = "(server dry run)"
 	default:
-		var done []written
+		var done []apply.Written
 		for i, p := range all {
 			if p.sp.Changed {
-				if all[i], err = o.apply(ctx, sender, p); err != nil {
-					var maybe []written
-					if maybeWritten(err) {
-						maybe = []written{{p.live, p.result}}
+				if all[i], err = o.apply(ctx, eng, p); err != nil {
+					var maybe []apply.Written
+					if apply.MaybeWritten(err) {
+						maybe = []apply.Written{{Before: p.live, After: p.result}}
 					}
-					return partialError(err, done, maybe)
+					return apply.Partial(err, done, maybe)
 				}
 				if all[i].sp.Applied { // not when a concurrent writer already made the change
-					done = append(done, written{all[i].live, all[i].result})
+					done = append(done, apply.Written{Before: all[i].live, After: all[i].result})
 				}
 			}
 			for _, c := range all[i].also {
-				if err := o.applyCompanion(ctx, sender, c); err != nil {
-					var maybe []written
-					if maybeWritten(err) {
-						maybe = []written{{c.live, c.result}}
+				if err := o.applyCompanion(ctx, eng, c); err != nil {
+					var maybe []apply.Written
+					if apply.MaybeWritten(err) {
+						maybe = []apply.Written{{Before: c.live, After: c.result}}
 					}
-					return partialError(err, done, maybe)
+					return apply.Partial(err, done, maybe)
 				}
 				if c.applied {
-					done = append(done, written{c.live, c.result})
+					done = append(done, apply.Written{Before: c.live, After: c.result})
 				}
 			}
 		}
@@ -388,48 +386,15 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	return o.print(cluster, all, suffix)
 }
 
-// written is a Service this run patched: as it was read, and as the server returned it.
-type written struct{ before, after *corev1.Service }
-
-// partialError says which Services were already patched when a later write failed, each with
-// the kubectl command that reverts it (the inverse patch), so nobody is left with a silent half
-// state.
-func partialError(err error, done, maybe []written) error {
-	if len(done) == 0 && len(maybe) == 0 {
-		return err
-	}
-	revertCmds := func(ws []written) (names, reverts []string) {
-		for _, w := range ws {
-			names = append(names, w.before.Namespace+"/"+w.before.Name)
-			revert, rerr := patch.Revert(w.before, w.after)
-			if rerr != nil {
-				revert = []byte("?")
-			}
-			reverts = append(reverts, fmt.Sprintf("kubectl patch service %s -n %s --type strategic -p '%s'", w.before.Name, w.before.Namespace, revert))
-		}
-		return names, reverts
-	}
-	msg := err.Error()
-	if len(done) > 0 {
-		names, reverts := revertCmds(done)
-		msg += fmt.Sprintf("; already patched before this failure: %s; to revert: %s", strings.Join(names, ", "), strings.Join(reverts, "; "))
-	}
-	if len(maybe) > 0 {
-		names, reverts := revertCmds(maybe)
-		msg += fmt.Sprintf("; possibly patched (the request was sent but its answer was lost; check with kubectl get): %s; to revert if it was: %s", strings.Join(names, ", "), strings.Join(reverts, "; "))
-	}
-	return errors.New(msg)
-}
-
 // serverDryRun sends the exact patch of p (and of its companions) with dryRun=All. When the
 // server refuses the strategy auto chose (e.g. CCE's webhook refuses elb.* annotation changes),
 // the plan falls back to the other strategy where that one is allowed, saying so.
-func (o *SvcOptions) serverDryRun(ctx context.Context, sender patch.Sender, p *planned) error {
+func (o *SvcOptions) serverDryRun(ctx context.Context, eng apply.Engine, p *planned) error {
 	if !p.sp.Changed {
-		return o.serverDryRunCompanions(ctx, sender, p)
+		return o.serverDryRunCompanions(ctx, eng, p)
 	}
-	answer, err := sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, true)
-	if err != nil && !apierrors.IsConflict(err) && isAdmissionDenial(err) {
+	answer, err := eng.DryRun(ctx, apply.Target{Live: p.live, Patch: p.patch})
+	if err != nil && !apierrors.IsConflict(err) && apply.IsRefusal(err) {
 		if sp, ok := plan.Fallback(p.sp, p.in, statusMessage(err)); ok && o.Strategy == plan.StrategyAuto {
 			np, ferr := fromPlan(p.in, sp, nil)
 			if ferr != nil {
@@ -439,25 +404,39 @@ func (o *SvcOptions) serverDryRun(ctx context.Context, sender patch.Sender, p *p
 			if !p.sp.Changed {
 				return nil
 			}
-			answer, err = sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, true)
+			answer, err = eng.DryRun(ctx, apply.Target{Live: p.live, Patch: p.patch})
 		}
 	}
 	if err != nil {
-		return refusal(p.live, err, "server dry run")
+		return writeError(err, "")
 	}
 	p.result = answer
-	return o.serverDryRunCompanions(ctx, sender, p)
+	return o.serverDryRunCompanions(ctx, eng, p)
 }
 
-func (o *SvcOptions) serverDryRunCompanions(ctx context.Context, sender patch.Sender, p *planned) error {
+func (o *SvcOptions) serverDryRunCompanions(ctx context.Context, eng apply.Engine, p *planned) error {
 	for _, c := range p.also {
-		answer, err := sender.Send(ctx, c.live.Namespace, c.live.Name, c.patch, c.live.ResourceVersion, true)
+		answer, err := eng.DryRun(ctx, apply.Target{Live: c.live, Patch: c.patch})
 		if err != nil {
-			return refusal(c.live, err, "server dry run (same ELB as service "+p.live.Namespace+"/"+p.live.Name+")")
+			return writeError(err, " (same ELB as service "+p.live.Namespace+"/"+p.live.Name+")")
 		}
 		c.result = answer
 	}
 	return nil
+}
+
+// writeError turns an error of the apply engine into one sentence naming the Service; what
+// qualifies the phase for the reader (e.g. " (same ELB)").
+func writeError(err error, what string) error {
+	var re *apply.RequestError
+	if !errors.As(err, &re) {
+		return err // a *apply.ConflictsError says it all
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: re.Namespace, Name: re.Name}}
+	if re.Phase == "re-read after a conflict" {
+		return serverError(re.Err, "re-reading service "+re.Namespace+"/"+re.Name+" after a conflict")
+	}
+	return refusal(svc, re.Err, re.Phase+what)
 }
 
 // sameELB reads the Services that may share an ELB with the planned ones, where a planned
@@ -523,31 +502,24 @@ func (o *SvcOptions) attachCompanions(all []*planned, peers map[string][]*corev1
 	}
 }
 
-// applyCompanion patches a peer of the same ELB, guarded by its resourceVersion; on conflict it
-// re-reads and writes only if the peer still lacks the setting.
-func (o *SvcOptions) applyCompanion(ctx context.Context, sender patch.Sender, c *companion) error {
-	live := c.live
-	for attempt := 1; ; attempt++ {
-		applied, err := sender.Send(ctx, live.Namespace, live.Name, c.patch, live.ResourceVersion, false)
-		if err == nil {
-			c.result, c.applied = applied, true
-			return nil
-		}
-		if !apierrors.IsConflict(err) || attempt > maxConflictRetries {
-			return refusal(live, err, "patch (same ELB)")
-		}
-		if live, err = o.client.CoreV1().Services(live.Namespace).Get(ctx, live.Name, metav1.GetOptions{}); err != nil {
-			return serverError(err, "re-reading service "+c.live.Namespace+"/"+c.live.Name)
-		}
-		merged, err := mergeLocally(live, c.patch)
+// applyCompanion patches a peer of the same ELB, guarded by its resourceVersion; after a
+// conflict it writes again only if the peer, as re-read, still lacks the setting.
+func (o *SvcOptions) applyCompanion(ctx context.Context, eng apply.Engine, c *companion) error {
+	res, err := eng.Write(ctx, apply.Target{Live: c.live, Patch: c.patch}, func(fresh *corev1.Service) ([]byte, error) {
+		merged, err := mergeLocally(fresh, c.patch)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if merged.Annotations[patch.PassThroughAnnotation] == live.Annotations[patch.PassThroughAnnotation] {
-			c.result = live
-			return nil
+		if merged.Annotations[patch.PassThroughAnnotation] == fresh.Annotations[patch.PassThroughAnnotation] {
+			return nil, nil
 		}
+		return c.patch, nil
+	})
+	if err != nil {
+		return writeError(err, " (same ELB)")
 	}
+	c.result, c.applied = res.Object, res.Written
+	return nil
 }
 
 // plan decides for one Service and, for a client dry run, merges the patch locally.
@@ -583,47 +555,34 @@ func mergeLocally(svc *corev1.Service, pt []byte) (*corev1.Service, error) {
 	return merged, nil
 }
 
-// apply writes one fix: the server dry run already passed; send the patch with the
-// resourceVersion read during analysis. On 409 Conflict re-read, re-plan and retry, so a
-// concurrent change is never overwritten.
-func (o *SvcOptions) apply(ctx context.Context, sender patch.Sender, p *planned) (*planned, error) {
-	for attempt := 1; ; attempt++ {
-		applied, err := sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, false)
-		if err == nil {
-			p.result = applied
-			p.sp.Applied = true
-			return p, nil
-		}
-		if !apierrors.IsConflict(err) {
-			return nil, refusal(p.live, err, "patch")
-		}
-		if attempt > maxConflictRetries {
-			return nil, fmt.Errorf("service %s/%s kept changing while it was being patched (%d conflicts); nothing was overwritten, run the command again", p.live.Namespace, p.live.Name, attempt)
-		}
-		fresh, err := o.client.CoreV1().Services(p.live.Namespace).Get(ctx, p.live.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, serverError(err, "re-reading service "+p.live.Namespace+"/"+p.live.Name+" after a conflict")
-		}
-		in := p.in
+// apply writes one fix (its server dry run passed) through the engine: on a conflict the
+// Service is re-read and re-planned here, and the plan says so.
+func (o *SvcOptions) apply(ctx context.Context, eng apply.Engine, p *planned) (*planned, error) {
+	cur := p
+	res, err := eng.Write(ctx, apply.Target{Live: p.live, Patch: p.patch}, func(fresh *corev1.Service) ([]byte, error) {
+		in := cur.in
 		in.Service = fresh
-		also := p.also
-		if p, err = planOne(in, nil); err != nil {
+		np, err := planOne(in, nil)
+		if err != nil {
 			return nil, err
 		}
-		p.also = also
-		p.sp.Notes = append(p.sp.Notes, plan.Note{Source: plan.SourceEvidence, Message: fmt.Sprintf(
-			"the Service changed while elbfix was patching it (409 Conflict, %d so far): it was re-read and re-planned, and this plan is for the object as re-read; nothing of the other change was overwritten", attempt)})
-		if !p.sp.Changed {
-			return p, nil
+		np.also = cur.also
+		np.sp.Notes = append(np.sp.Notes, plan.Note{Source: plan.SourceEvidence,
+			Message: "the Service changed while elbfix was patching it (409 Conflict): it was re-read and re-planned, and this plan is for the object as re-read; nothing of the other change was overwritten"})
+		cur = np
+		if !np.sp.Changed {
+			return nil, nil
 		}
-		answer, err := sender.Send(ctx, p.live.Namespace, p.live.Name, p.patch, p.live.ResourceVersion, true)
-		if err != nil && !apierrors.IsConflict(err) {
-			return nil, refusal(p.live, err, "server dry run")
-		}
-		if err == nil {
-			p.result = answer
-		}
+		return np.patch, nil
+	})
+	if err != nil {
+		return nil, writeError(err, "")
 	}
+	if res.Written {
+		cur.result = res.Object
+		cur.sp.Applied = true
+	}
+	return cur, nil
 }
 
 // services reads the Services named on the command line, or those the selector matches. Every

@@ -84,16 +84,31 @@ type fixKey struct {
 var fixPatches sync.Map
 
 // Revert returns the strategic merge patch that undoes a fix: from the fixed object back to the
-// original, over the fields a fix may touch (an annotation that did not exist is removed with
-// null).
+// original, over the fields a fix may touch. Each annotation is named: one the fix added is
+// removed with null, never the whole map (a Service without annotations before the fix would
+// otherwise get "annotations": null, which deletes every annotation written since).
 func Revert(original, fixed *corev1.Service) ([]byte, error) {
-	// With every annotation on both sides, so that an annotation the fix added is removed by
-	// name, never the whole map.
-	part := func(svc *corev1.Service) *corev1.Service {
-		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Annotations: svc.Annotations},
-			Spec: corev1.ServiceSpec{ExternalTrafficPolicy: svc.Spec.ExternalTrafficPolicy}}
+	out := map[string]any{}
+	ann := map[string]any{}
+	for k, v := range fixed.Annotations {
+		if ov, ok := original.Annotations[k]; !ok {
+			ann[k] = nil
+		} else if ov != v {
+			ann[k] = ov
+		}
 	}
-	return Build(part(fixed), part(original))
+	for k, ov := range original.Annotations {
+		if _, ok := fixed.Annotations[k]; !ok {
+			ann[k] = ov
+		}
+	}
+	if len(ann) > 0 {
+		out["metadata"] = map[string]any{"annotations": ann}
+	}
+	if original.Spec.ExternalTrafficPolicy != fixed.Spec.ExternalTrafficPolicy {
+		out["spec"] = map[string]any{"externalTrafficPolicy": original.Spec.ExternalTrafficPolicy}
+	}
+	return json.Marshal(out)
 }
 
 // fixable is the part of a Service a fix may change: the pass-through annotation and the
