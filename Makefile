@@ -106,6 +106,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 	$(GO) run ./test/bench/scan $(BENCH_FLAGS)
 	$(GO) run ./test/bench/svc $(SVC_BENCH_FLAGS)
+	$(GO) run ./test/bench/offline
 
 clean:
 	rm -rf bin dist

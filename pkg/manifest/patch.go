@@ -476,10 +476,18 @@ func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Serv
 	if !w.changed {
 		return false, nil, nil
 	}
+	// The new text is parsed once: it must read back as the patched tree, then as a document and
+	// as a Service, before it is taken (the same tree then becomes the document's).
 	var text []byte
+	var node *yaml.Node
+	var spans map[*yaml.Node]span
+	var valueOff int
+	var isJSON bool
 	if w.surgical {
-		if t, ok := w.ed.finish(); ok && sameDoc(t, d.Node) {
-			text = t
+		if t, ok := w.ed.finish(); ok {
+			if n, sp, vo, ij, err := parseDocText(t); err == nil && sameTree(docRoot(n), docRoot(d.Node), 0) {
+				text, node, spans, valueOff, isJSON = t, n, sp, vo, ij
+			}
 		}
 	}
 	if text == nil {
@@ -487,14 +495,14 @@ func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Serv
 		if err != nil {
 			return false, nil, fmt.Errorf("cannot write the patched document: %v", err)
 		}
-		if !sameDoc(t, d.Node) {
+		n, sp, vo, ij, err := parseDocText(t)
+		if err != nil || !sameTree(docRoot(n), docRoot(d.Node), 0) {
 			return false, nil, errors.New("cannot write the patched document: it does not read back as patched")
 		}
-		text = t
+		text, node, spans, valueOff, isJSON = t, n, sp, vo, ij
 	}
-	// Check the new text as a document and as a Service before taking it.
 	trial := &Doc{File: d.File, Index: d.Index, set: d.set, orig: d.orig, text: text, startLine: d.startLine}
-	if err := trial.parse(); err != nil {
+	if err := trial.load(node, spans, valueOff, isJSON); err != nil {
 		return false, nil, fmt.Errorf("the patched document does not read back: %v", err)
 	}
 	svc, err = trial.decodeService(item)
@@ -503,20 +511,11 @@ func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Serv
 	}
 	old := d.text
 	d.text = text
-	if err := d.parse(); err != nil {
+	if err := d.load(node, spans, valueOff, isJSON); err != nil {
 		d.text = old
 		return false, nil, err
 	}
 	return true, svc, nil
-}
-
-// sameDoc reports whether text parses to a document equal to the tree.
-func sameDoc(text []byte, tree *yaml.Node) bool {
-	n, _, _, _, err := parseDocText(text)
-	if err != nil {
-		return false
-	}
-	return sameTree(docRoot(n), docRoot(tree), 0)
 }
 
 // sameTree compares two node trees by content: kinds, tags, values, anchors and aliases; not

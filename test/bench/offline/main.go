@@ -1,0 +1,332 @@
+// Command offline compares the offline speed of `kubectl-elbfix svc -f` with kube-score
+// v1.20.0 on the same input, in one process: one YAML file holding N LoadBalancer Services
+// (documents separated by ---) and a directory of N files holding one Service each.
+//
+//	go run ./test/bench/offline [-services 5000] [-runs 5]
+//
+// kube-score is built once with `go install github.com/zegl/kube-score/cmd/kube-score@v1.20.0`
+// into $XDG_CACHE_HOME (or ~/.cache)/kubectl-elbfix-tools/kube-score-v1.20.0 and reused; the
+// plugin is built as the release builds it (benchkit.Build). Each of the four commands runs
+// once as a warm-up (its output checked), then -runs rounds run the four in turn, so that drift
+// in the machine's load falls on all of them alike. The table gives the median wall time and
+// the median user+sys CPU time of each; the ratios elbfix/kube-score are printed against the
+// issue's goal (no slower: <= 1.0x), never asserted.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/test/bench/internal/benchkit"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	kubeScoreVersion = "v1.20.0"
+	kubeScorePkg     = "github.com/zegl/kube-score/cmd/kube-score"
+	self             = "./test/bench/offline"
+)
+
+// The plugin's offline flags: the cluster facts it cannot detect without a cluster.
+var elbfixFlags = []string{"--cluster-version", "v1.25.5-r0", "--network-model", "vpc", "--proxy-mode", "ipvs", "-o", "manifest"}
+
+// kube-score's flags: the ci format (one line per finding, no colour or terminal detection).
+var kubeScoreFlags = []string{"--output-format", "ci"}
+
+func main() {
+	services := flag.Int("services", 5000, "number of Services (documents in the file, files in the directory)")
+	runs := flag.Int("runs", 5, "timed runs of each command after one warm-up (the median is reported)")
+	flag.Parse()
+	if *services < 1 || *runs < 1 {
+		fmt.Fprintln(os.Stderr, "offline: -services and -runs must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(context.Background(), *services, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "offline:", err)
+		os.Exit(1)
+	}
+}
+
+// bench is one command under measurement.
+type bench struct {
+	input, tool string
+	path        string   // the binary
+	args        []string // its arguments
+	dir         string   // its working directory ("" for this process's)
+	okExit      []int    // the exit codes that mean it ran through
+	shown       string   // the command as the report prints it
+	check       func(stdout []byte) error
+	wall, cpu   []time.Duration
+}
+
+func run(ctx context.Context, n, runs int) error {
+	root, err := benchkit.ModuleRoot(self)
+	if err != nil {
+		return err
+	}
+	kubeScore, built, err := kubeScoreBinary(ctx)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "elbfix-offline-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	elbfix := filepath.Join(tmp, "kubectl-elbfix")
+	if err := benchkit.Build(ctx, root, "./cmd/kubectl-elbfix", elbfix); err != nil {
+		return err
+	}
+	file, dir, names, err := writeInputs(tmp, n)
+	if err != nil {
+		return err
+	}
+
+	// kube-score takes files, not directories: the directory case passes every file as an
+	// argument, relative to the directory (run there) to keep the argument list short.
+	argBytes := 0
+	for _, a := range names {
+		argBytes += len(a) + 1
+	}
+	elbfixCheck := func(out []byte) error { return countServices(out, n) }
+	ksCheck := func(out []byte) error { return countKubeScoreObjects(out, n) }
+	benches := []*bench{
+		{input: "file", tool: "kubectl-elbfix", path: elbfix, okExit: []int{0}, check: elbfixCheck,
+			args:  append([]string{"svc", "-f", file}, elbfixFlags...),
+			shown: fmt.Sprintf("%s svc -f %s %s > /dev/null", elbfix, file, strings.Join(elbfixFlags, " "))},
+		{input: "file", tool: "kube-score", path: kubeScore, okExit: []int{0, 1}, check: ksCheck,
+			args:  append(append([]string{"score"}, kubeScoreFlags...), file),
+			shown: fmt.Sprintf("%s score %s %s > /dev/null", kubeScore, strings.Join(kubeScoreFlags, " "), file)},
+		{input: "dir", tool: "kubectl-elbfix", path: elbfix, okExit: []int{0}, check: elbfixCheck,
+			args:  append([]string{"svc", "-f", dir}, elbfixFlags...),
+			shown: fmt.Sprintf("%s svc -f %s %s > /dev/null", elbfix, dir, strings.Join(elbfixFlags, " "))},
+		{input: "dir", tool: "kube-score", path: kubeScore, okExit: []int{0, 1}, check: ksCheck, dir: dir,
+			args: append(append([]string{"score"}, kubeScoreFlags...), names...),
+			shown: fmt.Sprintf("(cd %s && %s score %s %s ... %s > /dev/null)   # %d file arguments, %d bytes",
+				dir, kubeScore, strings.Join(kubeScoreFlags, " "), names[0], names[len(names)-1], len(names), argBytes)},
+	}
+
+	loadStart := benchkit.LoadAvg() // after the builds, before the first run
+	// One warm-up each, its output checked: every Service planned / scored.
+	for _, b := range benches {
+		out, _, _, err := b.once(true)
+		if err != nil {
+			return err
+		}
+		if err := b.check(out); err != nil {
+			return fmt.Errorf("%s on the %s: %w", b.tool, b.input, err)
+		}
+	}
+	for r := 0; r < runs; r++ {
+		for _, b := range benches {
+			_, wall, cpu, err := b.once(false)
+			if err != nil {
+				return err
+			}
+			b.wall, b.cpu = append(b.wall, wall), append(b.cpu, cpu)
+		}
+	}
+	loadEnd := benchkit.LoadAvg()
+
+	fmt.Printf("offline speed: %d Services, median of %d runs after one warm-up each (rounds interleaved)\n", n, runs)
+	fmt.Printf("go %s %s/%s, %d CPUs; load average (1 min) %s at start, %s at end\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadStart, loadEnd)
+	how := "reused from the cache"
+	if built {
+		how = "built now"
+	}
+	fmt.Printf("kube-score %s: %s (%s)\n\n", kubeScoreVersion, kubeScore, how)
+	fmt.Println("commands:")
+	for _, b := range benches {
+		fmt.Printf("  %-4s %-14s %s\n", b.input, b.tool, b.shown)
+	}
+	fmt.Println()
+	fmt.Printf("%-5s %-15s %12s %12s %12s %12s\n", "input", "tool", "wall median", "wall min", "wall max", "cpu median")
+	for _, b := range benches {
+		fmt.Printf("%-5s %-15s %12s %12s %12s %12s\n", b.input, b.tool,
+			ms(median(b.wall)), ms(slices.Min(b.wall)), ms(slices.Max(b.wall)), ms(median(b.cpu)))
+	}
+	fmt.Println()
+	fmt.Println("ratio kubectl-elbfix / kube-score (goal: <= 1.0x)")
+	for i := 0; i < len(benches); i += 2 {
+		e, k := benches[i], benches[i+1]
+		rw := ratio(median(e.wall), median(k.wall))
+		rc := ratio(median(e.cpu), median(k.cpu))
+		fmt.Printf("  %-4s  wall %6.2fx %-4s   cpu %6.2fx %s\n", e.input, rw, verdict(rw), rc, verdict(rc))
+	}
+	return nil
+}
+
+// once runs the command; with capture its stdout is returned, otherwise it goes to /dev/null.
+func (b *bench) once(capture bool) (stdout []byte, wall, cpu time.Duration, err error) {
+	cmd := exec.Command(b.path, b.args...)
+	cmd.Dir = b.dir
+	var out, errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if capture {
+		cmd.Stdout = &out
+	} else {
+		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		defer null.Close()
+		cmd.Stdout = null
+	}
+	start := time.Now()
+	err = cmd.Run()
+	wall = time.Since(start)
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return nil, 0, 0, fmt.Errorf("%s on the %s: %w", b.tool, b.input, err)
+	}
+	if code := cmd.ProcessState.ExitCode(); !slices.Contains(b.okExit, code) {
+		return nil, 0, 0, fmt.Errorf("%s on the %s: exit %d (want one of %v): %s", b.tool, b.input, code, b.okExit, tail(errOut.String()))
+	}
+	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return out.Bytes(), wall, cpu, nil
+}
+
+// kubeScoreBinary returns kube-score's path in the tools cache, installing it there first
+// unless it is present; built tells whether it was installed now.
+func kubeScoreBinary(ctx context.Context) (path string, built bool, err error) {
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", false, fmt.Errorf("no cache directory for kube-score: %w", err)
+		}
+		cache = filepath.Join(home, ".cache")
+	}
+	bin := filepath.Join(cache, "kubectl-elbfix-tools", "kube-score-"+kubeScoreVersion)
+	path = filepath.Join(bin, "kube-score")
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		return path, false, nil
+	}
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return "", false, err
+	}
+	fmt.Fprintf(os.Stderr, "offline: installing %s@%s into %s\n", kubeScorePkg, kubeScoreVersion, bin)
+	install := exec.CommandContext(ctx, "go", "install", kubeScorePkg+"@"+kubeScoreVersion)
+	install.Dir = bin // outside this module: go install pkg@version ignores it anyway
+	install.Env = append(os.Environ(), "GOBIN="+bin)
+	if b, err := install.CombinedOutput(); err != nil {
+		return "", false, fmt.Errorf("go install %s@%s: %v: %s", kubeScorePkg, kubeScoreVersion, err, b)
+	}
+	return path, true, nil
+}
+
+// writeInputs writes the N Services into tmp/services.yaml (one document each) and into
+// tmp/services/svc-NNNNN.yaml (one file each); names are the latter's base names.
+func writeInputs(tmp string, n int) (file, dir string, names []string, err error) {
+	mix := benchkit.Mix{Services: n, LocalPercent: 40, Namespace: func(i int) string { return fmt.Sprintf("team-%02d", i%20) }}
+	file = filepath.Join(tmp, "services.yaml")
+	dir = filepath.Join(tmp, "services")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", "", nil, err
+	}
+	var all bytes.Buffer
+	for i := 0; i < n; i++ {
+		svc := mix.Service(i)
+		svc.APIVersion, svc.Kind = "v1", "Service"
+		b, err := yaml.Marshal(svc)
+		if err != nil {
+			return "", "", nil, err
+		}
+		if i > 0 {
+			all.WriteString("---\n")
+		}
+		all.Write(b)
+		name := fmt.Sprintf("svc-%05d.yaml", i)
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return "", "", nil, err
+		}
+		names = append(names, name)
+	}
+	return file, dir, names, os.WriteFile(file, all.Bytes(), 0o644)
+}
+
+// countServices checks that the plugin's -o manifest output holds the n Services.
+func countServices(out []byte, n int) error {
+	got := 0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "kind: Service" {
+			got++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if got != n {
+		return fmt.Errorf("-o manifest wrote %d Services, want %d", got, n)
+	}
+	return nil
+}
+
+// countKubeScoreObjects checks that kube-score's ci output names the n Services: its lines read
+// "[LEVEL] NAME/NAMESPACE v1/Service: ...".
+func countKubeScoreObjects(out []byte, n int) error {
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 3 && strings.HasPrefix(f[2], "v1/Service") {
+			seen[f[1]] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if len(seen) != n {
+		return fmt.Errorf("the ci output names %d Services, want %d", len(seen), n)
+	}
+	return nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func verdict(r float64) string {
+	if r > 0 && r <= 1.0 {
+		return "ok"
+	}
+	return "MISS"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+// tail is the end of a command's stderr, for an error message.
+func tail(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 2000 {
+		s = "..." + s[len(s)-2000:]
+	}
+	return s
+}
