@@ -6,9 +6,9 @@
 //	big   the same web plus 9,999 other LoadBalancer Services (-services 10000 in all; the
 //	      mix of ELB classes, traffic policies and pass-through values of test/bench/scan)
 //
-// Services only: no Events and no EndpointSlices are loaded (test/bench/scan has no loader for
-// them), so the per-Service Event and EndpointSlice reads of svc find nothing in either
-// namespace.
+// Every other Service of big also has an EndpointSlice (three ready endpoints) and an Event of
+// the ELB controller, as a real namespace holds them: svc web must read its own only (by label
+// and field selector), not the namespace's.
 //
 // Then it times, as child processes with the plugin on PATH next to the harness's kubectl:
 //
@@ -49,6 +49,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -197,7 +198,7 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 
-	fmt.Printf("\nsvc benchmark: namespace %s holds %d Service, namespace %s %d (web and %d LoadBalancer Services; Services only, no Events or EndpointSlices), %d Services in the cluster, loaded in %s;\n",
+	fmt.Printf("\nsvc benchmark: namespace %s holds %d Service, namespace %s %d (web and %d LoadBalancer Services; an EndpointSlice and an Event for every other one), %d Services in the cluster, loaded in %s;\n",
 		nsOne, nOne, nsBig, nBig, nBig-1, nAll, loadTime.Round(time.Second))
 	fmt.Printf("kube-apiserver %s on 127.0.0.1; %d CPUs, load average %s at the start of the runs, %s at the end; median of %d runs after one warm-up\n",
 		cluster.KubernetesVersion, runtime.NumCPU(), load0, benchkit.LoadAvg(), b.runs)
@@ -319,8 +320,16 @@ func (b *bench) load(ctx context.Context) (time.Duration, error) {
 	fmt.Fprintf(os.Stderr, "bench: loading %d other LoadBalancer Services into namespace %s (%d workers)\n", others, nsBig, workers)
 	var done atomic.Int64
 	err = benchkit.Parallel(ctx, workers, others, func(i int) error {
-		if err := create(ctx, cs, b.mix().Service(i)); err != nil {
+		svc := b.mix().Service(i)
+		if err := create(ctx, cs, svc); err != nil {
 			return err
+		}
+		// As a real namespace holds them: every other Service has an EndpointSlice and an
+		// Event, which svc web must not read (it selects its own by label and field).
+		if i%2 == 0 {
+			if err := related(ctx, cs, svc.Namespace, svc.Name, i); err != nil {
+				return err
+			}
 		}
 		if n := done.Add(1); n%1000 == 0 || int(n) == others {
 			fmt.Fprintf(os.Stderr, "bench: %6d/%d Services (%.0f/s)\n", n, others, float64(n)/time.Since(started).Seconds())
@@ -333,6 +342,37 @@ func (b *bench) load(ctx context.Context) (time.Duration, error) {
 	d := time.Since(started)
 	fmt.Fprintf(os.Stderr, "bench: loaded in %s\n", d.Round(100*time.Millisecond))
 	return d, nil
+}
+
+// related creates an EndpointSlice (three ready endpoints) and an Event of the ELB controller
+// for the Service name in ns.
+func related(ctx context.Context, cs kubernetes.Interface, ns, name string, i int) error {
+	ready := true
+	port, proto, portName := int32(8080), corev1.ProtocolTCP, "http"
+	var eps []discoveryv1.Endpoint
+	for k := 0; k < 3; k++ {
+		eps = append(eps, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("172.16.%d.%d", (3*i+k)/250%250, 1+(3*i+k)%250)},
+			Conditions: discoveryv1.EndpointConditions{Ready: &ready}})
+	}
+	es := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name + "-abcde", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+		AddressType: discoveryv1.AddressTypeIPv4, Endpoints: eps,
+		Ports: []discoveryv1.EndpointPort{{Name: &portName, Port: &port, Protocol: &proto}},
+	}
+	if _, err := cs.DiscoveryV1().EndpointSlices(ns).Create(ctx, es, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating endpointslice %s/%s: %w", ns, es.Name, err)
+	}
+	now := metav1.Now()
+	ev := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Namespace: ns, Name: name + ".elb"},
+		InvolvedObject: corev1.ObjectReference{APIVersion: "v1", Kind: "Service", Namespace: ns, Name: name},
+		Reason:         "EnsuredLoadBalancer", Type: corev1.EventTypeNormal, Message: "Ensured load balancer",
+		Source: corev1.EventSource{Component: "hws-cloudprovider"}, Count: 1, FirstTimestamp: now, LastTimestamp: now,
+	}
+	if _, err := cs.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating event %s/%s: %w", ns, ev.Name, err)
+	}
+	return nil
 }
 
 // create creates svc and then writes its LoadBalancer status, as the cloud controller would.
