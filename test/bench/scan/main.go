@@ -170,17 +170,11 @@ func (b *bench) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "elbfix-bench-")
-	if err != nil {
+	var cleanup func()
+	if b.binDir, b.home, cleanup, err = benchkit.Workdir("elbfix-bench-"); err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	b.binDir, b.home = filepath.Join(tmp, "bin"), filepath.Join(tmp, "home")
-	for _, d := range []string{b.binDir, b.home} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return err
-		}
-	}
+	defer cleanup()
 	fmt.Fprintf(os.Stderr, "bench: building kubectl-elbfix (CGO_ENABLED=0, -trimpath -ldflags '-s -w', as the release) and the rusage launcher\n")
 	for name, pkg := range map[string]string{"kubectl-elbfix": "./cmd/kubectl-elbfix", "rusage": "./test/bench/rusage"} {
 		if err := benchkit.Build(ctx, root, pkg, filepath.Join(b.binDir, name)); err != nil {

@@ -121,17 +121,11 @@ func (b *bench) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "elbfix-bench-svc-")
-	if err != nil {
+	var cleanup func()
+	if b.binDir, b.home, cleanup, err = benchkit.Workdir("elbfix-bench-svc-"); err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	b.binDir, b.home = filepath.Join(tmp, "bin"), filepath.Join(tmp, "home")
-	for _, d := range []string{b.binDir, b.home} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return err
-		}
-	}
+	defer cleanup()
 	fmt.Fprintf(os.Stderr, "bench: building kubectl-elbfix (CGO_ENABLED=0, -trimpath -ldflags '-s -w', as the release)\n")
 	if err := benchkit.Build(ctx, root, "./cmd/kubectl-elbfix", filepath.Join(b.binDir, "kubectl-elbfix")); err != nil {
 		return err

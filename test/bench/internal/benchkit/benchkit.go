@@ -193,3 +193,21 @@ func Build(ctx context.Context, root, pkg, out string) error {
 	}
 	return nil
 }
+
+// Workdir makes a temporary directory with bin/ (the plugin, kubectl) and home/ (the children's
+// HOME: kubectl's discovery cache) in it; cleanup removes it all.
+func Workdir(prefix string) (bin, home string, cleanup func(), err error) {
+	tmp, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", "", nil, err
+	}
+	cleanup = func() { _ = os.RemoveAll(tmp) }
+	bin, home = filepath.Join(tmp, "bin"), filepath.Join(tmp, "home")
+	for _, d := range []string{bin, home} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			cleanup()
+			return "", "", nil, err
+		}
+	}
+	return bin, home, cleanup, nil
+}
