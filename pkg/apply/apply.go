@@ -119,7 +119,7 @@ func (e Engine) Write(ctx context.Context, t Target, replan Replan) (Result, err
 		}
 		t = Target{Live: fresh, Patch: next}
 		res.Target = t
-		if patch.IsEmpty(next) || len(next) == 0 {
+		if len(next) == 0 || patch.IsEmpty(next) {
 			res.Object = fresh
 			return res, nil
 		}

@@ -154,6 +154,7 @@ type facts struct {
 	// peersUnchecked is Input.PeersUnchecked.
 	peersUnchecked string
 	offline        bool
+	addrs          map[string]string // target → the status addresses it stands for (addrWords)
 
 	cur       state       // the Service as it is
 	quota     quotaEvents // recent member-quota Events
@@ -252,6 +253,7 @@ func newFacts(in Input, m *matrix.Matrix, info elb.Info, probs []elb.Problem) *f
 	f.quota = readQuotaEvents(in.Events, svc, now)
 	f.hasNP = svc.Spec.Type == corev1.ServiceTypeNodePort ||
 		(f.lb && (svc.Spec.AllocateLoadBalancerNodePorts == nil || *svc.Spec.AllocateLoadBalancerNodePorts))
+	f.addrs = f.addrWords()
 	f.possible = m.PossibleColumns(f.network, f.proxy)
 	f.turbo = f.network == NetworkTurbo
 
@@ -464,7 +466,7 @@ func (f *facts) evaluate(st state) []Finding {
 		out = append(out, Finding{ID: FindingOpenSourceCCMDialect, Severity: SeverityInfo,
 			Message: fmt.Sprintf("kubernetes.io/elb.class %q is the open-source cloud-provider-huaweicloud dialect: kubernetes.io/elb.pass-through does not exist there, so the only fix is externalTrafficPolicy Cluster", f.info.Class)})
 	}
-	addrs := f.addrWords()
+	addrs := f.addrs
 	for i := range out {
 		for j := range out[i].Unreachable {
 			out[i].Unreachable[j].Address = addrs[out[i].Unreachable[j].Target]
@@ -531,7 +533,7 @@ func (f *facts) shortcut(st state) *Finding {
 		msg += "; on CCE Turbo pods already go through the ELB (vendor doc), hosts do not"
 	}
 	msg += ". Read as the client calling its own node's IP:NodePort in the vendor's NodePort table (derived: the table has no row for a shared ELB): " +
-		describeCells(cells, f.addrWords())
+		describeCells(cells, f.addrs)
 	return &Finding{ID: FindingInClusterELBShortcut, Severity: SeverityError, Message: msg, Unreachable: cells}
 }
 
@@ -609,7 +611,7 @@ func (f *facts) hairpin(st state) *Finding {
 	if len(cells) == 0 {
 		return nil
 	}
-	msg := why + ": " + describeCells(cells, f.addrWords()) + ". Pass-through does not help here (vendor doc)"
+	msg := why + ": " + describeCells(cells, f.addrs) + ". Pass-through does not help here (vendor doc)"
 	return &Finding{ID: FindingDedicatedELBHairpin, Severity: SeverityError, Message: msg, Unreachable: cells}
 }
 
@@ -623,7 +625,7 @@ func (f *facts) dnat(st state) *Finding {
 	}
 	return &Finding{ID: FindingDNATInClusterUnreachable, Severity: SeverityError,
 		Message: fmt.Sprintf("DNAT gateway Service with externalTrafficPolicy Local (vendor table, %s edition): %s. Pass-through does not apply to DNAT",
-			f.m.Edition, describeCells(cells, f.addrWords())),
+			f.m.Edition, describeCells(cells, f.addrs)),
 		Unreachable: cells}
 }
 
@@ -1184,7 +1186,7 @@ func orWords(s, alt string) string {
 
 // insteadWords is what to do when a forced strategy does not help.
 func (f *facts) insteadWords(other outcome, cur signature) string {
-	if other.helps(cur) && (other.changes) {
+	if other.helps(cur) {
 		return "use --strategy auto; inside the cluster, " + f.dnsWords()
 	}
 	return "no patch is known to clear it; inside the cluster, " + f.dnsWords()
