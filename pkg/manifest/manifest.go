@@ -33,6 +33,7 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -111,6 +112,11 @@ type Doc struct {
 	spans     map[*yaml.Node]span
 	obj       *Object // the document's own object (when not a List)
 	svc       *corev1.Service
+	// items caches a List's items as JSON, decoded once per text (decodeItem), so that reading
+	// a List of n Services costs one decode of the List, not n.
+	items    []json.RawMessage
+	itemsErr error
+	itemsOK  bool
 }
 
 // Object is one Kubernetes object of a manifest: a document, or an item of a List document.

@@ -332,6 +332,7 @@ func (d *Doc) load(node *yaml.Node, spans map[*yaml.Node]span, valueOff int, isJ
 		return fmt.Errorf("%s: %v", where, err)
 	}
 	d.Node, d.spans, d.valueOff, d.JSON = node, spans, valueOff, isJSON
+	d.items, d.itemsErr, d.itemsOK = nil, nil, false
 	d.Line = line
 	d.APIVersion, d.Kind, d.Namespace, d.Name = apiVersion, kind, ns, name
 	items := mapGet(root, "items")
@@ -551,16 +552,20 @@ func (d *Doc) decodeItem(item int, v interface{}) (err error) {
 		data = d.text
 	}
 	if item >= 0 {
-		var list struct {
-			Items []json.RawMessage `json:"items"`
+		if !d.itemsOK {
+			var list struct {
+				Items []json.RawMessage `json:"items"`
+			}
+			d.itemsErr = unmarshal(data, &list)
+			d.items, d.itemsOK = list.Items, true
 		}
-		if err := unmarshal(data, &list); err != nil {
-			return d.cleanDecodeError(err)
+		if d.itemsErr != nil {
+			return d.cleanDecodeError(d.itemsErr)
 		}
-		if item >= len(list.Items) {
+		if item >= len(d.items) {
 			return fmt.Errorf("items[%d] not found", item)
 		}
-		return d.cleanDecodeError(json.Unmarshal(list.Items[item], v))
+		return d.cleanDecodeError(json.Unmarshal(d.items[item], v))
 	}
 	return d.cleanDecodeError(unmarshal(data, v))
 }
