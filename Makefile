@@ -6,15 +6,14 @@ PKG := github.com/kubectl-elbfix/kubectl-elbfix
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
-# make dist: one archive per platform, checksums.txt and the krew manifest (rendered from the
-# krew-release-bot template .krew.yaml) in $(DIST). krew needs a semver version: an untagged
-# tree is packaged as v0.0.0-dev-<git describe>. Entries are dated with the commit time, so the
-# archives are reproducible.
+# make dist: GoReleaser (.goreleaser.yaml) writes one archive per platform and checksums.txt to
+# $(DIST); then hack/dist renders the krew-release-bot template .krew.yaml into $(DIST)/krew.yaml
+# with the archives' sha256. krew needs a semver version: an untagged tree is packaged as
+# v0.0.0-dev-<git describe> (GORELEASER_CURRENT_TAG). GoReleaser reads the commit and its date
+# from git (entries are dated with the commit time, so the archives are reproducible); it needs
+# a remote to do so, which every clone has (without one it stamps the commit "none").
 DIST := dist
-DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 DIST_VERSION := $(shell v='$(VERSION)'; if printf '%s' "$$v" | grep -Eq '^v[0-9]+\.[0-9]+\.[0-9]+'; then echo "$$v"; else echo "v0.0.0-dev-$$v"; fi)
-DIST_LDFLAGS := $(patsubst $(PKG)/pkg/version.Version=%,$(PKG)/pkg/version.Version=$(DIST_VERSION),$(LDFLAGS))
-DIST_MTIME := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 FUZZTIME ?= 10s
 # Fuzz targets run briefly by `make test`: package:target.
 FUZZ_TARGETS := ./pkg/manifest:FuzzRead ./pkg/manifest:FuzzApplyPatch ./pkg/elb:FuzzParseAnnotations ./pkg/kubeversion:FuzzParse ./pkg/plan:FuzzDecide ./pkg/report:FuzzIndent
@@ -29,14 +28,18 @@ build:
 ## test: unit tests, end-to-end tests against a real kube-apiserver + etcd, and short fuzz runs.
 test: vet lint unit e2e fuzz
 
-# lint: golangci-lint v2 (.golangci.yml), built once from the Go module proxy and cached outside
-# the repository, next to the test cluster's binaries.
+# Tools built once from the Go module proxy and cached outside the repository, next to the test
+# cluster's binaries: golangci-lint v2 (.golangci.yml) and GoReleaser v2 (.goreleaser.yaml).
+TOOLS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kubectl-elbfix-tools
 LINT_VERSION := v2.15.0
-TOOLS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kubectl-elbfix-tools/golangci-lint-$(LINT_VERSION)
+GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(LINT_VERSION)/golangci-lint
+GORELEASER_VERSION := v2.15.1
+GORELEASER := $(TOOLS)/goreleaser-$(GORELEASER_VERSION)/goreleaser
+
 lint:
-	@test -x $(TOOLS)/golangci-lint || { echo "building golangci-lint $(LINT_VERSION) into $(TOOLS)"; \
-		GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION); }
-	$(TOOLS)/golangci-lint run ./...
+	@test -x $(GOLANGCI_LINT) || { echo "building golangci-lint $(LINT_VERSION) into $(dir $(GOLANGCI_LINT))"; \
+		GOBIN=$(dir $(GOLANGCI_LINT)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION); }
+	$(GOLANGCI_LINT) run ./...
 
 vet:
 	$(GO) mod tidy -diff
@@ -73,19 +76,16 @@ fuzz:
 demo cluster:
 	$(GO) run ./test/cluster/cmd --demo
 
-## dist: release archives (CGO_ENABLED=0, version from git describe), checksums.txt and
-## dist/krew.yaml with their sha256.
+## dist: release archives built by GoReleaser (CGO_ENABLED=0, -trimpath, version from git
+## describe), checksums.txt, and $(DIST)/krew.yaml with their sha256. .goreleaser.yaml has no
+## dist key: it is added here, so that DIST can point anywhere (the krew test uses a temporary
+## directory).
 dist:
-	rm -rf $(DIST)
-	@set -e; for p in $(DIST_PLATFORMS); do \
-		os=$${p%/*}; arch=$${p#*/}; exe=; [ $$os != windows ] || exe=.exe; \
-		echo "build $$os/$$arch $(DIST_VERSION)"; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(DIST_LDFLAGS)' \
-			-o $(DIST)/build/$${os}_$$arch/kubectl-elbfix$$exe ./cmd/kubectl-elbfix; \
-	done
-	$(GO) run ./hack/dist package -dir $(DIST) -version $(DIST_VERSION) -platforms '$(DIST_PLATFORMS)' -mtime $(DIST_MTIME)
+	@test -x $(GORELEASER) || { echo "building GoReleaser $(GORELEASER_VERSION) into $(dir $(GORELEASER))"; \
+		GOBIN=$(dir $(GORELEASER)) $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION); }
+	{ cat .goreleaser.yaml; printf 'dist: %s\n' '$(DIST)'; } | \
+		GORELEASER_CURRENT_TAG=$(DIST_VERSION) $(GORELEASER) release --snapshot --clean -f -
 	$(GO) run ./hack/dist krew -dir $(DIST) -version $(DIST_VERSION) -template .krew.yaml -o $(DIST)/krew.yaml
-	rm -rf $(DIST)/build
 
 ## krew-test: the manifest passes krew's validate-krew-manifest, and the real krew installs the
 ## plugin from dist/, kubectl runs it, krew uninstalls it (offline; krew v0.4.3 is built from the

@@ -1,24 +1,19 @@
-// Command dist packages the release: `make dist` builds one binary per platform and then runs
+// Command dist renders the krew manifest of a release. `make dist` has GoReleaser
+// (.goreleaser.yaml) write the archives and checksums.txt, then runs
 //
-//	go run ./hack/dist package -dir dist -version VERSION -platforms "linux/amd64 ..." ...
 //	go run ./hack/dist krew -dir dist -version VERSION -template .krew.yaml -o dist/krew.yaml
 //
-// package writes one archive per platform (kubectl-elbfix_VERSION_OS_ARCH.tar.gz, .zip for
-// Windows, holding the binary, LICENSE and the kubectl_complete-elbfix shim) and checksums.txt
-// (sha256sum format). krew renders the krew-release-bot template .krew.yaml into a krew Plugin
-// manifest, the way the bot does on a release: the template sees .TagName and .Version and the
-// functions addURIAndSha and indent; addURIAndSha hashes the local archive named like the URL
-// instead of downloading it. With -placeholder-sha instead of -dir it writes a placeholder
-// sha256 (deadbeef...), which is how the committed krew.yaml at the repository root is made:
+// which renders the krew-release-bot template .krew.yaml into a krew Plugin manifest, the way
+// the bot does on a release: the template sees .TagName and .Version and the functions
+// addURIAndSha and indent; addURIAndSha hashes the local archive named like the URL instead of
+// downloading it. With -placeholder-sha instead of -dir it writes a placeholder sha256
+// (deadbeef...), which is how the committed krew.yaml at the repository root is made:
 //
 //	go run ./hack/dist krew -placeholder-sha -version v0.1.0 -template .krew.yaml -o krew.yaml
 package main
 
 import (
-	"archive/tar"
-	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -29,10 +24,8 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"text/template"
-	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -60,58 +53,10 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) == 0 {
-		return errors.New("usage: dist package|krew [flags]")
+	if len(args) == 0 || args[0] != "krew" {
+		return errors.New("usage: dist krew [flags]")
 	}
-	switch args[0] {
-	case "package":
-		return runPackage(args[1:])
-	case "krew":
-		return runKrew(args[1:])
-	}
-	return fmt.Errorf("unknown subcommand %q: want package or krew", args[0])
-}
-
-func runPackage(args []string) error {
-	fs := flag.NewFlagSet("package", flag.ContinueOnError)
-	dir := fs.String("dir", "dist", "directory holding build/OS_ARCH/"+Binary+"[.exe]; archives and checksums.txt are written here")
-	version := fs.String("version", "", "version (tag) in the archive names")
-	platforms := fs.String("platforms", "", "space-separated OS/ARCH list")
-	license := fs.String("license", "LICENSE", "license file to ship in every archive")
-	shim := fs.String("shim", "hack/kubectl_complete-elbfix", "completion shim for Unix archives")
-	shimWindows := fs.String("shim-windows", "hack/kubectl_complete-elbfix.cmd", "completion shim for Windows archives")
-	mtime := fs.Int64("mtime", 0, "modification time (Unix seconds) of every archive entry, for reproducible archives; 0: 2020-01-01")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *version == "" || *platforms == "" {
-		return errors.New("package: -version and -platforms are required")
-	}
-	t := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	if *mtime > 0 {
-		t = time.Unix(*mtime, 0).UTC()
-	}
-	var sums []string // sha256sum's format: "SUM  NAME"
-	for _, p := range strings.Fields(*platforms) {
-		goos, goarch, ok := strings.Cut(p, "/")
-		if !ok {
-			return fmt.Errorf("platform %q: want OS/ARCH", p)
-		}
-		name, err := writeArchive(*dir, *version, goos, goarch, *license, *shim, *shimWindows, t)
-		if err != nil {
-			return err
-		}
-		sum, err := fileSHA256(filepath.Join(*dir, name))
-		if err != nil {
-			return err
-		}
-		sums = append(sums, sum+"  "+name+"\n")
-		fmt.Println(filepath.Join(*dir, name))
-	}
-	slices.SortFunc(sums, func(a, b string) int {
-		return strings.Compare(strings.Fields(a)[1], strings.Fields(b)[1])
-	})
-	return os.WriteFile(filepath.Join(*dir, "checksums.txt"), []byte(strings.Join(sums, "")), 0o644)
+	return runKrew(args[1:])
 }
 
 // ArchiveName is the release asset name for one platform, as .krew.yaml spells it.
@@ -121,84 +66,6 @@ func ArchiveName(version, goos, goarch string) string {
 		ext = ".zip"
 	}
 	return fmt.Sprintf("%s_%s_%s_%s%s", Binary, version, goos, goarch, ext)
-}
-
-// entry is one file of an archive.
-type entry struct {
-	name string
-	mode int64
-	data []byte
-}
-
-func writeArchive(dir, version, goos, goarch, license, shim, shimWindows string, mtime time.Time) (string, error) {
-	bin, shimFile := Binary, shim
-	if goos == "windows" {
-		bin, shimFile = Binary+".exe", shimWindows
-	}
-	var entries []entry
-	for _, f := range []struct {
-		name, src string
-		mode      int64
-	}{
-		{bin, filepath.Join(dir, "build", goos+"_"+goarch, bin), 0o755},
-		{filepath.Base(shimFile), shimFile, 0o755},
-		{"LICENSE", license, 0o644},
-	} {
-		b, err := os.ReadFile(f.src)
-		if err != nil {
-			return "", err
-		}
-		entries = append(entries, entry{f.name, f.mode, b})
-	}
-	name := ArchiveName(version, goos, goarch)
-	var buf bytes.Buffer
-	var err error
-	if goos == "windows" {
-		err = writeZip(&buf, entries, mtime)
-	} else {
-		err = writeTarGz(&buf, entries, mtime)
-	}
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", name, err)
-	}
-	return name, os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644)
-}
-
-func writeTarGz(w io.Writer, entries []entry, mtime time.Time) error {
-	gz, err := gzip.NewWriterLevel(w, gzip.BestCompression)
-	if err != nil {
-		return err
-	}
-	tw := tar.NewWriter(gz)
-	for _, e := range entries {
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: e.name, Mode: e.mode, Size: int64(len(e.data)), ModTime: mtime, Format: tar.FormatUSTAR}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := tw.Write(e.data); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return gz.Close()
-}
-
-func writeZip(w io.Writer, entries []entry, mtime time.Time) error {
-	zw := zip.NewWriter(w)
-	for _, e := range entries {
-		hdr := &zip.FileHeader{Name: e.name, Method: zip.Deflate, Modified: mtime}
-		hdr.SetMode(os.FileMode(e.mode))
-		f, err := zw.CreateHeader(hdr)
-		if err != nil {
-			return err
-		}
-		if _, err := f.Write(e.data); err != nil {
-			return err
-		}
-	}
-	return zw.Close()
 }
 
 func fileSHA256(name string) (string, error) {

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"archive/tar"
-	"archive/zip"
 	"bytes"
-	"compress/gzip"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,12 +69,12 @@ func TestTemplatePlatforms(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want []string
-	for _, p := range strings.Fields(makeVar(t, "DIST_PLATFORMS")) {
+	for _, p := range goreleaserPlatforms(t) {
 		goos, goarch, _ := strings.Cut(p, "/")
 		want = append(want, "https://github.com/kubectl-elbfix/kubectl-elbfix/releases/download/v9.8.7/"+ArchiveName("v9.8.7", goos, goarch))
 	}
 	if strings.Join(uris, "\n") != strings.Join(want, "\n") {
-		t.Errorf("template URIs:\n%s\nwant (Makefile DIST_PLATFORMS):\n%s", strings.Join(uris, "\n"), strings.Join(want, "\n"))
+		t.Errorf("template URIs:\n%s\nwant (.goreleaser.yaml builds):\n%s", strings.Join(uris, "\n"), strings.Join(want, "\n"))
 	}
 	var m Manifest
 	if err := yaml.Unmarshal(b, &m); err != nil {
@@ -155,123 +151,29 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// package writes one archive per platform with the binary, the shim and LICENSE, and
-// checksums.txt; the same inputs give the same bytes.
-func TestPackage(t *testing.T) {
-	var first map[string][]byte
-	for run := 0; run < 2; run++ {
-		dir := t.TempDir()
-		for _, p := range []string{"linux_amd64/kubectl-elbfix", "windows_amd64/kubectl-elbfix.exe"} {
-			writeFile(t, filepath.Join(dir, "build", p), "binary "+p)
-		}
-		writeFile(t, filepath.Join(dir, "LICENSE"), "license text")
-		writeFile(t, filepath.Join(dir, "shim"), "#!/usr/bin/env sh\n")
-		writeFile(t, filepath.Join(dir, "shim.cmd"), "@rem\r\n")
-		err := runPackage([]string{"-dir", dir, "-version", "v1.0.0", "-platforms", "windows/amd64 linux/amd64", "-mtime", "1700000000",
-			"-license", filepath.Join(dir, "LICENSE"), "-shim", filepath.Join(dir, "shim"), "-shim-windows", filepath.Join(dir, "shim.cmd")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		files := map[string][]byte{}
-		for _, name := range []string{"kubectl-elbfix_v1.0.0_linux_amd64.tar.gz", "kubectl-elbfix_v1.0.0_windows_amd64.zip", "checksums.txt"} {
-			b, err := os.ReadFile(filepath.Join(dir, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			files[name] = b
-		}
-		if run == 0 {
-			first = files
-			sumTar, _ := fileSHA256(filepath.Join(dir, "kubectl-elbfix_v1.0.0_linux_amd64.tar.gz"))
-			sumZip, _ := fileSHA256(filepath.Join(dir, "kubectl-elbfix_v1.0.0_windows_amd64.zip"))
-			want := sumTar + "  kubectl-elbfix_v1.0.0_linux_amd64.tar.gz\n" + sumZip + "  kubectl-elbfix_v1.0.0_windows_amd64.zip\n"
-			if string(files["checksums.txt"]) != want {
-				t.Errorf("checksums.txt:\n%s\nwant:\n%s", files["checksums.txt"], want)
-			}
-			if got := tarEntries(t, files["kubectl-elbfix_v1.0.0_linux_amd64.tar.gz"]); got != "kubectl-elbfix 755 binary linux_amd64/kubectl-elbfix|shim 755 #!/usr/bin/env sh\n|LICENSE 644 license text" {
-				t.Errorf("tar.gz entries: %q", got)
-			}
-			if got := zipEntries(t, files["kubectl-elbfix_v1.0.0_windows_amd64.zip"]); got != "kubectl-elbfix.exe 755 binary windows_amd64/kubectl-elbfix.exe|shim.cmd 755 @rem\r\n|LICENSE 644 license text" {
-				t.Errorf("zip entries: %q", got)
-			}
-			continue
-		}
-		for name, b := range files {
-			if !bytes.Equal(b, first[name]) {
-				t.Errorf("%s differs between two runs with the same inputs", name)
-			}
-		}
-	}
-}
-
-func writeFile(t *testing.T, name, content string) {
+// goreleaserPlatforms lists the OS/ARCH pairs .goreleaser.yaml builds, in its order.
+func goreleaserPlatforms(t *testing.T) []string {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func tarEntries(t *testing.T, b []byte) string {
-	t.Helper()
-	gz, err := gzip.NewReader(bytes.NewReader(b))
+	b, err := os.ReadFile(filepath.Join(repoRoot, ".goreleaser.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tar.NewReader(gz)
-	var out []string
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, _ := io.ReadAll(tr)
-		out = append(out, hdr.Name+" "+strings.TrimPrefix(os.FileMode(hdr.Mode).Perm().String(), "-")+" "+string(data))
+	var cfg struct {
+		Builds []struct {
+			Goos   []string `json:"goos"`
+			Goarch []string `json:"goarch"`
+		} `json:"builds"`
 	}
-	return octal(strings.Join(out, "|"))
-}
-
-func zipEntries(t *testing.T, b []byte) string {
-	t.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	var out []string
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, _ := io.ReadAll(rc)
-		rc.Close()
-		out = append(out, f.Name+" "+strings.TrimPrefix(f.Mode().Perm().String(), "-")+" "+string(data))
-	}
-	return octal(strings.Join(out, "|"))
-}
-
-// octal turns the rwx strings of tarEntries/zipEntries into 755/644 for readable wants.
-func octal(s string) string {
-	return strings.NewReplacer("rwxr-xr-x", "755", "rw-r--r--", "644").Replace(s)
-}
-
-// makeVar reads a variable's value from the Makefile (a simple `NAME := value` line).
-func makeVar(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" := "); ok {
-			return strings.TrimSpace(v)
+	for _, b := range cfg.Builds {
+		for _, goos := range b.Goos {
+			for _, goarch := range b.Goarch {
+				out = append(out, goos+"/"+goarch)
+			}
 		}
 	}
-	t.Fatalf("Makefile has no %s := line", name)
-	return ""
+	return out
 }

@@ -1,5 +1,5 @@
 // Package krew_test checks the release as a user meets it: the archives and checksums that
-// `make dist` writes, the krew manifest against krew's own validate-krew-manifest, and a real
+// `make dist` writes (GoReleaser), the krew manifest against krew's own validate-krew-manifest, and a real
 // `kubectl krew install --manifest --archive`, `kubectl elbfix ...` through kubectl from krew's
 // bin directory, and `kubectl krew uninstall`, all offline.
 //
