@@ -11,10 +11,9 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
 	"sigs.k8s.io/yaml"
 
@@ -51,25 +50,20 @@ func WritePlan(w io.Writer, doc plan.Plan, format string) error {
 	// Encode a batch of Services on every core, then write it: bounded memory, all cores busy.
 	const batch = 256
 	encoded := make([][]byte, batch)
-	errs := make([]error, batch)
 	for start := 0; start < len(doc.Services); start += batch {
 		end := min(start+batch, len(doc.Services))
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := int(next.Add(1)) - 1; start+i < end; i = int(next.Add(1)) - 1 {
-					encoded[i], errs[i] = indentJSON(doc.Services[start+i], "    ")
-				}
-			}()
+		var g errgroup.Group
+		g.SetLimit(runtime.GOMAXPROCS(0))
+		for i := range end - start {
+			g.Go(func() (err error) {
+				encoded[i], err = indentJSON(doc.Services[start+i], "    ")
+				return err
+			})
 		}
-		wg.Wait()
-		for i := 0; i < end-start; i++ {
-			if errs[i] != nil {
-				return errs[i]
-			}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		for i := range end - start {
 			if start+i > 0 {
 				bw.WriteString(",")
 			}
