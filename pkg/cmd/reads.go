@@ -2,7 +2,9 @@ package cmd
 
 import (
 	"context"
+	"sync"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -190,46 +192,86 @@ func (idx backendIndex) hostNetwork(svc *corev1.Service) *bool {
 // namespace; above it, one paged list of the namespace is cheaper.
 const perServiceLimit = 20
 
-// readForServices is readFor for a few Services named on the command line: Events, endpoint
-// counts and (on CCE Turbo) backend pods read per Service, plus the node count in one small
-// request. What may not be read stays unknown, as in readFor.
-func (r *reads) readForServices(ctx context.Context, client kubernetes.Interface, cluster plan.Cluster, svcs []*corev1.Service) {
+// readForServices is readFor for a few Services named on the command line: Events and endpoint
+// counts read per Service, plus the node count in one small request, all at the same time (at
+// most readConcurrency requests in flight). What may not be read stays unknown, as in readFor.
+// It needs only the Services, so it runs while the cluster facts are detected; the backend
+// pods (CCE Turbo only) are read afterwards by readBackends.
+func (r *reads) readForServices(ctx context.Context, client kubernetes.Interface, svcs []*corev1.Service) {
 	r.events = map[string][]corev1.Event{}
 	lb := false
 	for _, s := range svcs {
 		lb = lb || s.Spec.Type == corev1.ServiceTypeLoadBalancer
 	}
+	var (
+		mu          sync.Mutex
+		g           errgroup.Group
+		endpointsOK = true
+	)
+	g.SetLimit(readConcurrency)
 	if lb {
-		r.nodes = countNodes(ctx, client)
 		r.endpoints = map[string]int{}
-	}
-	turbo := cluster.NetworkModel == plan.NetworkTurbo
-	if turbo {
-		r.backends = backendIndex{}
+		g.Go(func() error {
+			n := countNodes(ctx, client)
+			mu.Lock()
+			r.nodes = n
+			mu.Unlock()
+			return nil
+		})
 	}
 	for _, s := range svcs {
 		key := s.Namespace + "/" + s.Name
-		sel := fields.Set{"involvedObject.kind": "Service", "involvedObject.name": s.Name}.AsSelector().String()
-		if evs, err := client.CoreV1().Events(s.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel}); err == nil {
-			r.events[key] = evs.Items // not readable: no Events, as with the namespace's list
-		}
-		if lb && r.endpoints != nil && s.Spec.Type == corev1.ServiceTypeLoadBalancer {
-			n, err := serviceEndpoints(ctx, client, s)
-			if err != nil {
-				r.endpoints = nil
-			} else {
-				r.endpoints[key] = n
+		g.Go(func() error {
+			sel := fields.Set{"involvedObject.kind": "Service", "involvedObject.name": s.Name}.AsSelector().String()
+			evs, err := client.CoreV1().Events(s.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
+			if err == nil { // not readable: no Events, as with the namespace's list
+				mu.Lock()
+				r.events[key] = evs.Items
+				mu.Unlock()
 			}
-		}
-		if turbo && r.backends != nil && s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && len(s.Spec.Selector) > 0 {
-			pods, err := client.CoreV1().Pods(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(s.Spec.Selector).String()})
-			if err != nil {
-				r.backends = nil
-			} else {
-				for i := range pods.Items {
-					r.backends[s.Namespace] = append(r.backends[s.Namespace], slimPod(&pods.Items[i]))
+			return nil
+		})
+		if lb && s.Spec.Type == corev1.ServiceTypeLoadBalancer {
+			g.Go(func() error {
+				n, err := serviceEndpoints(ctx, client, s)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					endpointsOK = false
+				} else {
+					r.endpoints[key] = n
 				}
-			}
+				return nil
+			})
+		}
+	}
+	_ = g.Wait() // the functions report nothing: what failed stays unknown
+	if !endpointsOK {
+		r.endpoints = nil
+	}
+}
+
+// readConcurrency bounds the requests readForServices has in flight.
+const readConcurrency = 8
+
+// readBackends reads, on CCE Turbo, the backend pods of the Local Services among a few named
+// Services, by each Service's selector.
+func (r *reads) readBackends(ctx context.Context, client kubernetes.Interface, cluster plan.Cluster, svcs []*corev1.Service) {
+	if cluster.NetworkModel != plan.NetworkTurbo {
+		return
+	}
+	r.backends = backendIndex{}
+	for _, s := range svcs {
+		if s.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal || len(s.Spec.Selector) == 0 {
+			continue
+		}
+		pods, err := client.CoreV1().Pods(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(s.Spec.Selector).String()})
+		if err != nil {
+			r.backends = nil
+			return
+		}
+		for i := range pods.Items {
+			r.backends[s.Namespace] = append(r.backends[s.Namespace], slimPod(&pods.Items[i]))
 		}
 	}
 }

@@ -28,15 +28,23 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
-	cluster, err := detect.Detect(ctx, cfg, o.Overrides)
-	if err != nil {
-		return serverError(err, "detecting the cluster facts")
+	// The cluster facts and the Services' own objects are independent: detect while reading the
+	// Services, their peers, Events and EndpointSlices. A detection error comes first, as when
+	// the two were read one after the other.
+	var (
+		cluster   plan.Cluster
+		detectErr error
+		detected  = make(chan struct{})
+	)
+	go func() {
+		defer close(detected)
+		cluster, detectErr = detect.Detect(ctx, cfg, o.Overrides)
+	}()
+	r, svcs, err := o.readServices(ctx)
+	<-detected
+	if detectErr != nil {
+		return serverError(detectErr, "detecting the cluster facts")
 	}
-	svcs, err := o.services(ctx)
-	if err != nil {
-		return err
-	}
-	peers, err := o.sameELB(ctx, svcs)
 	if err != nil {
 		return err
 	}
@@ -46,13 +54,12 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 		cluster.Evidence = append(cluster.Evidence, plan.Evidence{Fact: "sameELBServices", Value: "namespace " + o.namespace,
 			Source: "not checked: " + o.peersUnchecked, Confidence: plan.ConfidenceNone, Signal: "services-all-namespaces"})
 	}
-	r := reads{peers: peers}
 	if len(svcs) <= perServiceLimit {
-		r.readForServices(ctx, o.client, cluster, svcs)
+		r.readBackends(ctx, o.client, cluster, svcs)
 	} else {
-		r.events = serviceEvents(ctx, o.client, o.namespace)
 		r.readFor(ctx, o.client, o.namespace, cluster, svcs)
 	}
+	peers := r.peers
 	var all []*planned
 	for _, svc := range svcs {
 		in := r.input(cluster, svc, o.Strategy)
@@ -167,6 +174,27 @@ func writeError(err error, what string) error {
 // Service names an elb.id (in IPVS mode they must agree on pass-through; in iptables mode the
 // verdict says the rule does not apply). One LIST of the whole cluster (or, when that is
 // forbidden, of the namespace).
+// readServices reads the Services asked for, the Services that share their ELBs, and (for a few
+// Services) their Events, endpoint counts and the node count; for many Services, the namespace's
+// Events (readFor reads the rest once the cluster facts are known).
+func (o *SvcOptions) readServices(ctx context.Context) (*reads, []*corev1.Service, error) {
+	svcs, err := o.services(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	peers, err := o.sameELB(ctx, svcs)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &reads{peers: peers}
+	if len(svcs) <= perServiceLimit {
+		r.readForServices(ctx, o.client, svcs)
+	} else {
+		r.events = serviceEvents(ctx, o.client, o.namespace)
+	}
+	return r, svcs, nil
+}
+
 func (o *SvcOptions) sameELB(ctx context.Context, svcs []*corev1.Service) (map[string][]*corev1.Service, error) {
 	need := false
 	for _, s := range svcs {
