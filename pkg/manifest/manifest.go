@@ -160,7 +160,7 @@ func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
 			return nil, fmt.Errorf("reading stdin: %v", err)
 		}
 		s.fromStdin = true
-		return s, s.add(StdinName, data)
+		return s, s.add(fileText{StdinName, data})
 	}
 	if path == "" {
 		return nil, errors.New("no manifest file given")
@@ -174,7 +174,7 @@ func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
 		if err != nil {
 			return nil, fileError(path, err)
 		}
-		return s, s.add(path, data)
+		return s, s.add(fileText{path, data})
 	}
 	entries, err := os.ReadDir(path)
 	if err != nil {
@@ -197,16 +197,15 @@ func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%s: no .yaml, .yml or .json files in the directory", path)
 	}
-	for _, name := range names {
+	files := make([]fileText, len(names))
+	for i, name := range names {
 		data, err := os.ReadFile(name) //nolint:gosec // G304: a file of the directory the user named with -f
 		if err != nil {
 			return nil, fileError(name, err)
 		}
-		if err := s.add(name, data); err != nil {
-			return nil, err
-		}
+		files[i] = fileText{name, data}
 	}
-	return s, nil
+	return s, s.add(files...)
 }
 
 func fileError(path string, err error) error {

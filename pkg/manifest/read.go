@@ -7,58 +7,161 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
-// add reads one file's text into the set.
-func (s *Set) add(name string, data []byte) error {
-	f := &File{Name: name}
-	if err := f.split(data); err != nil {
+// fileText is one file's name and text.
+type fileText struct {
+	name string
+	data []byte
+}
+
+// add reads files' texts into the set, in order. The documents are parsed and their objects
+// decoded on every core (addParallel); on an error, they are read again one after another
+// (addSequential), so that the error is the first one in file and document order, with the
+// same message as always.
+func (s *Set) add(files ...fileText) error {
+	if err := s.addParallel(files); err != nil {
+		return s.addSequential(files)
+	}
+	return nil
+}
+
+// addSequential reads each file's documents one after another; it stops at the first error.
+func (s *Set) addSequential(files []fileText) error {
+	for _, in := range files {
+		f := &File{Name: in.name}
+		if err := f.split(in.data); err != nil {
+			return err
+		}
+		index, line := 0, 1
+		for _, c := range f.chunks {
+			d := &Doc{File: f.Name, Index: index, set: s, orig: c.text, text: c.text, startLine: line}
+			line += newLineIndex(c.text).lines() - 1
+			if err := d.parse(); err != nil {
+				if err == errEmpty {
+					continue
+				}
+				return err
+			}
+			c.doc = d
+			f.Docs = append(f.Docs, d)
+			index++
+		}
+		for _, d := range f.Docs {
+			svcs, evs, err := s.decodeObjects(d)
+			if err != nil {
+				return err
+			}
+			s.services, s.events = append(s.services, svcs...), append(s.events, evs...)
+		}
+		s.Files = append(s.Files, f)
+	}
+	return nil
+}
+
+// addParallel splits the files and then parses and decodes every document on every core; the
+// set changes only when all of them read without error.
+func (s *Set) addParallel(files []fileText) error {
+	type unit struct {
+		c        *chunk
+		d        *Doc
+		empty    bool
+		services []*ServiceRef
+		events   []*corev1.Event
+	}
+	split := make([]*File, len(files))
+	if err := parallel(len(files), func(i int) error {
+		split[i] = &File{Name: files[i].name}
+		return split[i].split(files[i].data)
+	}); err != nil {
 		return err
 	}
-	index, line := 0, 1
-	for _, c := range f.chunks {
-		d := &Doc{File: f.Name, Index: index, set: s, orig: c.text, text: c.text, startLine: line}
-		line += newLineIndex(c.text).lines() - 1
-		if err := d.parse(); err != nil {
-			if err == errEmpty {
-				continue
+	var units []*unit
+	perFile := make([][]*unit, len(split))
+	for i, f := range split {
+		line := 1
+		for _, c := range f.chunks {
+			u := &unit{c: c, d: &Doc{File: f.Name, set: s, orig: c.text, text: c.text, startLine: line}}
+			line += newLineIndex(c.text).lines() - 1
+			units = append(units, u)
+			perFile[i] = append(perFile[i], u)
+		}
+	}
+	if err := parallel(len(units), func(i int) error {
+		u := units[i]
+		if err := u.d.parse(); err != nil {
+			u.empty = err == errEmpty
+			if u.empty {
+				return nil
 			}
 			return err
 		}
-		c.doc = d
-		f.Docs = append(f.Docs, d)
-		index++
+		var err error
+		u.services, u.events, err = s.decodeObjects(u.d)
+		return err
+	}); err != nil {
+		return err
 	}
-	for _, d := range f.Docs {
-		for _, o := range d.Objects() {
-			if o.APIVersion == "v1" && o.Kind == "Event" {
-				ev, err := d.decodeEvent(o.Item)
-				if err != nil {
-					return fmt.Errorf("%s: %v", o, err)
-				}
-				s.events = append(s.events, ev)
+	for i, f := range split {
+		index := 0
+		for _, u := range perFile[i] {
+			if u.empty {
 				continue
 			}
-			if o.APIVersion != "v1" || o.Kind != "Service" {
-				continue
-			}
-			svc, err := d.decodeService(o.Item)
-			if err != nil {
-				return fmt.Errorf("%s: %v", o, err)
-			}
-			if o.Item < 0 {
-				d.svc = svc
-			}
-			s.services = append(s.services, &ServiceRef{Object: o, Service: svc})
+			u.d.Index = index
+			index++
+			u.c.doc = u.d
+			f.Docs = append(f.Docs, u.d)
+			s.services, s.events = append(s.services, u.services...), append(s.events, u.events...)
 		}
+		s.Files = append(s.Files, f)
 	}
-	s.Files = append(s.Files, f)
 	return nil
+}
+
+// parallel runs f(0) ... f(n-1) on every core and returns one of their errors.
+func parallel(n int, f func(i int) error) error {
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range n {
+		g.Go(func() error { return f(i) })
+	}
+	return g.Wait()
+}
+
+// decodeObjects decodes a document's v1 Services and v1 Events.
+func (s *Set) decodeObjects(d *Doc) ([]*ServiceRef, []*corev1.Event, error) {
+	var svcs []*ServiceRef
+	var evs []*corev1.Event
+	for _, o := range d.Objects() {
+		if o.APIVersion == "v1" && o.Kind == "Event" {
+			ev, err := d.decodeEvent(o.Item)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %v", o, err)
+			}
+			evs = append(evs, ev)
+			continue
+		}
+		if o.APIVersion != "v1" || o.Kind != "Service" {
+			continue
+		}
+		svc, err := d.decodeService(o.Item)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", o, err)
+		}
+		if o.Item < 0 {
+			d.svc = svc
+		}
+		svcs = append(svcs, &ServiceRef{Object: o, Service: svc})
+	}
+	return svcs, evs, nil
 }
 
 // split cuts the file's text into chunks: JSON values (and the white space between them) for a
