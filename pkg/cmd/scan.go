@@ -331,12 +331,24 @@ func failing(all []*planned, failOn string) bool {
 	return false
 }
 
-// parallelEach runs f(0..n-1) on GOMAXPROCS goroutines and returns the first error.
+// parallelEach runs f(0..n-1) on GOMAXPROCS goroutines. After an error it starts no more calls,
+// and it returns the error of the lowest i, as a loop in order would: the calls are started in
+// order, so every i below a failing one has run.
 func parallelEach(n int, f func(i int) error) error {
+	errs := make([]error, n)
 	g, ctx := errgroup.WithContext(context.Background())
 	g.SetLimit(goruntime.GOMAXPROCS(0))
 	for i := 0; i < n && ctx.Err() == nil; i++ {
-		g.Go(func() error { return f(i) })
+		g.Go(func() error {
+			errs[i] = f(i)
+			return errs[i]
+		})
 	}
-	return g.Wait()
+	_ = g.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -37,15 +37,18 @@ func (o *SvcOptions) runOffline() error {
 		}
 	}
 	// Plan every Service before any text changes, so that each decision sees the input as given.
-	var all []*planned
-	for _, svc := range svcs {
+	// Each plan depends only on its Service and the read-only groups and Events: plan them on
+	// every core, as scan does.
+	all := make([]*planned, len(svcs))
+	if err := parallelEach(len(svcs), func(i int) error {
+		svc := svcs[i]
 		in := plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy, Offline: true, EndpointCount: -1,
 			Events: events[svc.Namespace+"/"+svc.Name], SameELB: groups[svc.Annotations[elb.AnnID]]}
 		p, err := planOne(in, nil)
-		if err != nil {
-			return err
-		}
-		all = append(all, p)
+		all[i] = p
+		return err
+	}); err != nil {
+		return err
 	}
 	fixed := map[string]bool{}
 	for _, p := range all {
