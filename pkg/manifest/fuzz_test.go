@@ -96,7 +96,7 @@ func sameSets(t *testing.T, a, b *Set) {
 	for i := range da {
 		x, y := da[i], db[i]
 		if x.APIVersion != y.APIVersion || x.Kind != y.Kind || x.Name != y.Name || x.Namespace != y.Namespace || x.JSON != y.JSON ||
-			!sameTree(docRoot(x.Node), docRoot(y.Node), 0) {
+			!sameTree(docRoot(x.Node()), docRoot(y.Node()), 0) {
 			t.Fatalf("document %d differs:\n%+v\n%+v", i, x, y)
 		}
 	}

@@ -33,7 +33,7 @@ func newJSONEditor(d *Doc) *jsonEditor {
 		orig:    map[*yaml.Node][]*yaml.Node{},
 		pending: map[*yaml.Node][]*yaml.Node{},
 	}
-	e.unit, e.colon = e.detect(docRoot(d.Node))
+	e.unit, e.colon = e.detect(docRoot(d.Node()))
 	return e
 }
 

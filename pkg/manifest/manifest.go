@@ -62,6 +62,7 @@ type Set struct {
 	Files     []*File
 	namespace string
 	fromStdin bool
+	lean      bool // drop each document's tree once its objects are decoded (leanInputBytes)
 	services  []*ServiceRef
 	events    []*corev1.Event // the v1 Events, as decoded (namespaces not defaulted)
 }
@@ -93,9 +94,6 @@ type Doc struct {
 	Index int
 	// Line is the 1-based line of the file where the document's content starts.
 	Line int
-	// Node is the parsed document (a yaml.v3 DocumentNode whose Content[0] is the object's
-	// mapping). ApplyPatch replaces it with the tree of the patched text.
-	Node *yaml.Node
 	// APIVersion, Kind, Namespace and Name are read from the document (Namespace is "" when the
 	// document names none).
 	APIVersion, Kind, Namespace, Name string
@@ -109,9 +107,13 @@ type Doc struct {
 	text      []byte // the current text
 	startLine int    // line of the file where the text starts
 	valueOff  int    // JSON: where the JSON value starts in text
-	spans     map[*yaml.Node]span
-	obj       *Object // the document's own object (when not a List)
-	svc       *corev1.Service
+	// node is the parsed document (a yaml.v3 DocumentNode whose Content[0] is the object's
+	// mapping) and spans its nodes' byte ranges (JSON); nil once Read has decoded the objects,
+	// until Node parses the text again. ApplyPatch replaces them with the patched text's.
+	node  *yaml.Node
+	spans map[*yaml.Node]span
+	obj   *Object // the document's own object (when not a List)
+	svc   *corev1.Service
 	// items caches a List's items as JSON, decoded once per text (decodeItem), so that reading
 	// a List of n Services costs one decode of the List, not n.
 	items    []json.RawMessage
@@ -285,6 +287,23 @@ func (s *Set) Changed() bool {
 	return false
 }
 
+// Node returns the parsed document: a yaml.v3 DocumentNode whose Content[0] is the object's
+// mapping. Read keeps no tree once a document's objects are decoded (a tree takes several times
+// the memory of its text, and most documents are never edited): it is parsed again from the
+// document's text when first needed, as when a fix edits the document. nil when the text no
+// longer parses, which Read has ruled out.
+func (d *Doc) Node() *yaml.Node {
+	if d.node == nil {
+		if n, sp, _, _, err := parseDocText(d.text); err == nil {
+			d.node, d.spans = n, sp
+		}
+	}
+	return d.node
+}
+
+// dropTree lets the document's tree go (Node parses it again when needed).
+func (d *Doc) dropTree() { d.node, d.spans = nil, nil }
+
 // Objects is the document's object, or the items of a List.
 func (d *Doc) Objects() []*Object {
 	if d.obj != nil {
@@ -339,7 +358,7 @@ func (o *Object) String() string {
 
 // Node is the object's mapping node in the document's current tree.
 func (o *Object) Node() *yaml.Node {
-	root := docRoot(o.Doc.Node)
+	root := docRoot(o.Doc.Node())
 	if o.Item < 0 || root == nil {
 		return root
 	}

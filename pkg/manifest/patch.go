@@ -467,7 +467,7 @@ func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Serv
 	if d.JSON {
 		w.ed = newJSONEditor(d)
 	} else {
-		w.prefQuote = preferredQuote(docRoot(d.Node))
+		w.prefQuote = preferredQuote(docRoot(d.Node()))
 		w.ed = newYAMLEditor(d)
 	}
 	if err := w.merge(target, p, "", target.Style&yaml.FlowStyle != 0, nil, -1); err != nil {
@@ -485,7 +485,7 @@ func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Serv
 	var isJSON bool
 	if w.surgical {
 		if t, ok := w.ed.finish(); ok {
-			if n, sp, vo, ij, err := parseDocText(t); err == nil && sameTree(docRoot(n), docRoot(d.Node), 0) {
+			if n, sp, vo, ij, err := parseDocText(t); err == nil && sameTree(docRoot(n), docRoot(d.Node()), 0) {
 				text, node, spans, valueOff, isJSON = t, n, sp, vo, ij
 			}
 		}
@@ -496,7 +496,7 @@ func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Serv
 			return false, nil, fmt.Errorf("cannot write the patched document: %v", err)
 		}
 		n, sp, vo, ij, err := parseDocText(t)
-		if err != nil || !sameTree(docRoot(n), docRoot(d.Node), 0) {
+		if err != nil || !sameTree(docRoot(n), docRoot(d.Node()), 0) {
 			return false, nil, errors.New("cannot write the patched document: it does not read back as patched")
 		}
 		text, node, spans, valueOff, isJSON = t, n, sp, vo, ij

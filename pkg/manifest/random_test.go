@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -58,9 +59,24 @@ func TestRandomPatches(t *testing.T) {
 		if len(refs) == 0 {
 			continue
 		}
-		r := refs[rng.Intn(len(refs))]
+		pick := rng.Intn(len(refs))
+		r := refs[pick]
 		docBefore := string(r.Doc.Bytes())
-		if err := r.ApplyPatch(patch); err != nil {
+		err = r.ApplyPatch(patch)
+		// The same patch on the same input read as a large input is (leanInputBytes: no tree
+		// kept, parsed again to edit) gives the same outcome, byte for byte.
+		lean, lerr := Read(in, nil)
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		for _, d := range lean.Docs() {
+			d.dropTree()
+		}
+		lr := lean.Services()[pick]
+		if lerr = lr.ApplyPatch(patch); fmt.Sprint(lerr) != fmt.Sprint(err) || !bytes.Equal(lr.Doc.Bytes(), r.Doc.Bytes()) {
+			t.Fatalf("%s %s: without the kept tree: error %v, want %v; text:\n%s\nwant:\n%s", in, patch, lerr, err, lr.Doc.Bytes(), r.Doc.Bytes())
+		}
+		if err != nil {
 			if string(r.Doc.Bytes()) != docBefore {
 				t.Fatalf("%s %s: a failed patch changed the document: %v", in, patch, err)
 			}
@@ -116,4 +132,33 @@ func docObject(t *testing.T, text []byte, index, item int, isJSON bool) interfac
 		v = v.(map[string]interface{})["items"].([]interface{})[item]
 	}
 	return v
+}
+
+// An input of leanInputBytes or more keeps no document tree after Read; a smaller one keeps
+// them. Either way a patch edits the document.
+func TestLeanRead(t *testing.T) {
+	svc := "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: LoadBalancer\n  externalTrafficPolicy: Local\n"
+	for _, tc := range []struct {
+		name    string
+		padding int
+		lean    bool
+	}{{"small", 0, false}, {"large", leanInputBytes, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := svc + "# " + strings.Repeat("x", tc.padding) + "\n"
+			set, err := Read("-", strings.NewReader(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := set.Docs()[0]
+			if lean := d.node == nil; lean != tc.lean {
+				t.Fatalf("tree dropped: %v, want %v", lean, tc.lean)
+			}
+			if err := set.Services()[0].ApplyPatch([]byte(`{"spec":{"externalTrafficPolicy":"Cluster"}}`)); err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.Replace(text, "Local", "Cluster", 1); string(d.Bytes()) != want {
+				t.Fatalf("patched text differs from the input by more than the field (%d bytes, want %d)", len(d.Bytes()), len(want))
+			}
+		})
+	}
 }

@@ -123,7 +123,7 @@ func (d *Doc) reencode() (out []byte, err error) {
 		}
 	}()
 	nl := newline(d.text)
-	root := docRoot(d.Node)
+	root := docRoot(d.Node())
 	if d.JSON {
 		sp, ok := d.spans[root]
 		if !ok {
@@ -140,7 +140,7 @@ func (d *Doc) reencode() (out []byte, err error) {
 	if compact {
 		enc.CompactSeqIndent()
 	}
-	if err := enc.Encode(d.Node); err != nil {
+	if err := enc.Encode(d.node); err != nil {
 		return nil, err
 	}
 	if err := enc.Close(); err != nil {

@@ -21,7 +21,7 @@ type yamlEditor struct {
 }
 
 func newYAMLEditor(d *Doc) *yamlEditor {
-	unit, _ := detectYAMLIndent(docRoot(d.Node))
+	unit, _ := detectYAMLIndent(docRoot(d.Node()))
 	return &yamlEditor{
 		src:     d.text,
 		li:      newLineIndex(d.text),
