@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
@@ -62,6 +63,15 @@ func (r *reads) input(cluster plan.Cluster, svc *corev1.Service, strategy string
 		}
 	}
 	return in
+}
+
+// protobufConfig is cfg asking for protobuf: lists of many objects are several times cheaper
+// to decode than in JSON.
+func protobufConfig(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	c.ContentType = "application/vnd.kubernetes.protobuf"
+	return c
 }
 
 // each lists every object of a paged LIST (pages of pageSize).

@@ -20,7 +20,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
@@ -137,10 +136,7 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Lists of many objects: protobuf is several times cheaper to decode than JSON.
-	listCfg := rest.CopyConfig(cfg)
-	listCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	listCfg.ContentType = "application/vnd.kubernetes.protobuf"
+	listCfg := protobufConfig(cfg)
 	// The pages are read one after another, so client-go's default rate limit (5/s) would only
 	// add waiting; the number of requests does not grow with the number of Services.
 	listCfg.QPS, listCfg.Burst = -1, 0

@@ -62,6 +62,7 @@ type SvcOptions struct {
 	// peersUnchecked says which Services that may share an ELB could not be read ("" when all).
 	peersUnchecked string
 	client         kubernetes.Interface
+	lists          kubernetes.Interface // the same in protobuf, for lists of many objects
 	color          bool
 }
 

@@ -28,6 +28,9 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
+	if o.lists, err = kubernetes.NewForConfig(protobufConfig(cfg)); err != nil {
+		return err
+	}
 	// The cluster facts and the Services' own objects are independent: detect while reading the
 	// Services, their peers, Events and EndpointSlices. A detection error comes first, as when
 	// the two were read one after the other.
@@ -57,7 +60,7 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	if len(svcs) <= perServiceLimit {
 		r.readBackends(ctx, o.client, cluster, svcs)
 	} else {
-		r.readFor(ctx, o.client, o.namespace, cluster, svcs)
+		r.readFor(ctx, o.lists, o.namespace, cluster, svcs)
 	}
 	peers := r.peers
 	var all []*planned
@@ -190,7 +193,7 @@ func (o *SvcOptions) readServices(ctx context.Context) (*reads, []*corev1.Servic
 	if len(svcs) <= perServiceLimit {
 		r.readForServices(ctx, o.client, svcs)
 	} else {
-		r.events = serviceEvents(ctx, o.client, o.namespace)
+		r.events = serviceEvents(ctx, o.lists, o.namespace)
 	}
 	return r, svcs, nil
 }
@@ -203,12 +206,12 @@ func (o *SvcOptions) sameELB(ctx context.Context, svcs []*corev1.Service) (map[s
 	if !need {
 		return nil, nil
 	}
-	list, err := o.client.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+	list, err := o.lists.CoreV1().Services("").List(ctx, metav1.ListOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		// Forbidden (a namespaced role) or failed: the namespace's own Services are still read,
 		// and the plan says what could not be checked (never a silent narrowing).
 		o.peersUnchecked = fmt.Sprintf("Services outside namespace %s (listing Services in all namespaces failed: %s)", o.namespace, reasonOf(err))
-		list, err = o.client.CoreV1().Services(o.namespace).List(ctx, metav1.ListOptions{})
+		list, err = o.lists.CoreV1().Services(o.namespace).List(ctx, metav1.ListOptions{})
 	}
 	if err != nil {
 		return nil, serverError(err, "listing the Services that share an ELB")
