@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/kubeversion"
@@ -185,6 +186,8 @@ const fieldManager = "kubectl-elbfix"
 
 // apply writes the objects with server-side apply: every object as a server-side dry run
 // first (nothing is written when one is refused), then each for real, printed as kubectl does.
+// The objects are elbfix's own (named elbfix-*, labelled managed-by kubectl-elbfix): apply takes
+// their fields over from another field manager (force), as a re-run after kubectl apply must.
 func (o *PolicyOptions) apply(ctx context.Context, cfg *rest.Config, set *policy.Set) error {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
@@ -218,7 +221,7 @@ func (o *PolicyOptions) apply(ctx context.Context, cfg *rest.Config, set *policy
 	}
 	for _, it := range items {
 		if _, err := it.res.Patch(ctx, it.obj.GetName(), types.ApplyPatchType, it.data,
-			metav1.PatchOptions{FieldManager: fieldManager, DryRun: []string{metav1.DryRunAll}}); err != nil {
+			metav1.PatchOptions{FieldManager: fieldManager, Force: ptr.To(true), DryRun: []string{metav1.DryRunAll}}); err != nil {
 			return applyError(err, it.name, "server dry run (nothing was written)")
 		}
 	}
@@ -227,7 +230,7 @@ func (o *PolicyOptions) apply(ctx context.Context, cfg *rest.Config, set *policy
 		if err != nil && !apierrors.IsNotFound(err) {
 			return serverError(err, "reading "+it.name)
 		}
-		after, err := it.res.Patch(ctx, it.obj.GetName(), types.ApplyPatchType, it.data, metav1.PatchOptions{FieldManager: fieldManager})
+		after, err := it.res.Patch(ctx, it.obj.GetName(), types.ApplyPatchType, it.data, metav1.PatchOptions{FieldManager: fieldManager, Force: ptr.To(true)})
 		if err != nil {
 			return applyError(err, it.name, "apply")
 		}

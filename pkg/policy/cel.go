@@ -42,8 +42,11 @@ const (
 
 // lit quotes s as a CEL raw string literal.
 func lit(s string) string {
+	if strings.Contains(s, "'''") {
+		panic("policy: a CEL literal may not hold three single quotes: " + s)
+	}
 	if strings.Contains(s, "'") {
-		panic("policy: a CEL literal may not hold a single quote: " + s)
+		return "r'''" + s + "'''"
 	}
 	return "r'" + s + "'"
 }
@@ -229,7 +232,9 @@ func variables() []variable {
 		{"hcNJSON", fmt.Sprintf("variables.hcNOne ? variables.hcNRaw.matches(%s) : variables.hcNRaw.matches(%s)", lit(jObjDoc), lit(jArrDoc))},
 		{"hcNMembers", fmt.Sprintf("(!variables.hcNJSON ? [] : variables.hcNOne ? [variables.hcNRaw] : variables.hcNRaw.findAll(%s)).map(o, %s)", lit(jObj), members("o"))},
 		{"hcNParsed", annHas(elb.AnnHealthCheckOptions) + " && variables.hcNJSON && variables.hcNMembers.all(ms, " + typesOK("ms", hcStrings, hcFlex, nil) + ")"},
-		{"hcN", "variables.hcNParsed ? variables.hcNMembers.map(ms, " + fields("ms", hcStrings, hcFlex) + ") : []"},
+		{"hcN", "variables.hcNParsed ? variables.hcNMembers.map(ms, " + strings.TrimSuffix(fields("ms", hcStrings, hcFlex), "}") + ", 'tkey': " + targetKey(lastText("ms", "target_service_port", false)) + "}) : []"},
+		// The Service's ports as PROTOCOL:PORT, as a per-port check names them.
+		{"portKeys", "variables.ports.map(e, " + portProto + " + ':' + string(e.port))"},
 		{"hcNTargets", "variables.hcN.map(c, c.target_service_port.replace('\"', '')).filter(t, t != '' && t != 'null')"},
 		{"hcNBad", annHas(elb.AnnHealthCheckOptions) + " && (!variables.hcNParsed || variables.hcN.exists(c, " + checkProblems("c", true) + ") || variables.hcNTargets.exists(t, variables.hcNTargets.filter(u, u == t).size() > 1))"},
 		// elbfix.io/ignore: "<finding-id>[,...]: <reason>".
@@ -272,14 +277,20 @@ func rules() []rule {
 	}
 }
 
+// targetKey is a valid target_service_port (JSON text t) as PROTOCOL:PORT, upper-case and the
+// number as a number, or ” when it is not valid.
+func targetKey(t string) string {
+	return fmt.Sprintf("(%s ? %s + ':' + string(%s) : '')", targetPortOK(t), targetProto(t), targetNum(t))
+}
+
 // healthConfig is plan.healthChecks as one condition.
 func healthConfig() string {
 	hasOne, hasMany := annHas(elb.AnnHealthCheckOption), annHas(elb.AnnHealthCheckOptions)
 	off := fmt.Sprintf("%s && variables.hcFlag == 'off'", annHas(elb.AnnHealthCheckFlag))
 	one := "variables.hc1Parsed && (" + outOfRange("variables.hc1") + " || variables.ports.exists(e, " + protoMismatch("variables.hc1.protocol", portProto) + "))"
-	tp := "c.target_service_port"
-	same := fmt.Sprintf("%s == %s && e.port == %s", portProto, targetProto(tp), targetNum(tp))
-	many := "variables.hcN.exists(c, " + outOfRange("c") + " || (" + targetPortOK(tp) +
-		" && (!variables.ports.exists(e, " + same + ") || variables.ports.exists(e, " + same + " && " + protoMismatch("c.protocol", portProto) + "))))"
+	// A check's port is found when a port has its protocol and number; the protocols then agree,
+	// so whether the check can check it depends on the check's protocol and the key's.
+	many := "variables.hcN.exists(c, " + outOfRange("c") + " || (c.tkey != '' && (!(c.tkey in variables.portKeys) || " +
+		protoMismatch("c.protocol", "c.tkey.substring(0, c.tkey.indexOf(':'))") + ")))"
 	return fmt.Sprintf("variables.lb && ((%s) ? (%s || %s) : ((%s && %s) || (%s) || (%s)))", off, hasOne, hasMany, hasOne, hasMany, one, many)
 }

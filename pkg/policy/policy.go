@@ -264,6 +264,14 @@ func Message(id string) string {
 	return id
 }
 
+// messageExpression is Message(id) with the Service's namespace and name after the severity.
+func messageExpression(id string) string {
+	sev := severityOf(id)
+	rest := strings.TrimPrefix(Message(id), fmt.Sprintf("%s (%s)", id, sev))
+	return fmt.Sprintf("%s + request.namespace + '/' + (has(object.metadata.name) ? object.metadata.name : '') + %s",
+		lit(fmt.Sprintf("%s (%s) on service ", id, sev)), lit(rest))
+}
+
 func matchServices(ops ...admissionv1.OperationType) *admissionv1.MatchResources {
 	return &admissionv1.MatchResources{
 		ResourceRules: []admissionv1.NamedRuleWithOperations{{RuleWithOperations: admissionv1.RuleWithOperations{
@@ -300,8 +308,9 @@ func validating(name string, rs []rule, action admissionv1.ValidationAction, fai
 	for _, r := range rs {
 		vs = append(vs, admissionv1.Validation{
 			Expression: fmt.Sprintf("'%s' in variables.ignored || !(%s)", r.id, r.cond),
-			Message:    Message(r.id),
-			Reason:     ptr.To(metav1.StatusReasonInvalid),
+			// The message names the Service (kubectl prints a warning it saw before only once).
+			MessageExpression: messageExpression(r.id),
+			Reason:            ptr.To(metav1.StatusReasonInvalid),
 		})
 	}
 	vap := &admissionv1.ValidatingAdmissionPolicy{
