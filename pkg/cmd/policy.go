@@ -195,7 +195,7 @@ func (o *PolicyOptions) apply(ctx context.Context, cfg *rest.Config, set *policy
 	}
 	type item struct {
 		res  dynamic.ResourceInterface
-		name string // kind/name, as kubectl prints it
+		name string // as kubectl prints it
 		data []byte
 		obj  *unstructured.Unstructured
 	}
@@ -217,7 +217,7 @@ func (o *PolicyOptions) apply(ctx context.Context, cfg *rest.Config, set *policy
 		if err != nil {
 			return err
 		}
-		items = append(items, item{res: res, name: gvr.Resource + "." + gvr.Group + "/" + un.GetName(), data: data, obj: un})
+		items = append(items, item{res: res, name: kubectlName(gvk, un.GetName()), data: data, obj: un})
 	}
 	for _, it := range items {
 		if _, err := it.res.Patch(ctx, it.obj.GetName(), types.ApplyPatchType, it.data,
@@ -241,16 +241,19 @@ func (o *PolicyOptions) apply(ctx context.Context, cfg *rest.Config, set *policy
 				what = "unchanged"
 			}
 		}
-		fmt.Fprintf(o.Out, "%s %s\n", trimCore(it.name), what)
+		fmt.Fprintf(o.Out, "%s %s\n", it.name, what)
 	}
 	return nil
 }
 
-func trimCore(name string) string {
-	if n, ok := strings.CutPrefix(name, "configmaps./"); ok {
-		return "configmap/" + n
+// kubectlName names an object as kubectl prints it: configmap/NAME,
+// validatingadmissionpolicy.admissionregistration.k8s.io/NAME.
+func kubectlName(gvk schema.GroupVersionKind, name string) string {
+	kind := strings.ToLower(gvk.Kind)
+	if gvk.Group != "" {
+		kind += "." + gvk.Group
 	}
-	return name
+	return kind + "/" + name
 }
 
 func applyError(err error, name, phase string) error {

@@ -249,6 +249,21 @@ func variables() []variable {
 	}
 }
 
+// badAnnotations are the variables that say an annotation does not parse.
+var badAnnotations = []string{"variables.classBad", "variables.ptBad", "variables.tcipBad", "variables.hostNetBad", "variables.acBad",
+	"variables.hcFlagBad", "variables.hc1Bad", "variables.hcNBad", "variables.ignBad"}
+
+// badAnnotationNames is a CEL string naming the annotations that do not parse: ", a, b".
+func badAnnotationNames() string {
+	keys := []string{elb.AnnClass, elb.AnnPassThrough, elb.AnnTransparentClientIP, elb.AnnHostNetwork, elb.AnnAutocreate,
+		elb.AnnHealthCheckFlag, elb.AnnHealthCheckOption, elb.AnnHealthCheckOptions, ignoreAnnotation}
+	var parts []string
+	for i, v := range badAnnotations {
+		parts = append(parts, fmt.Sprintf("(%s ? ', %s' : '')", v, keys[i]))
+	}
+	return "(" + strings.Join(parts, " + ") + ")"
+}
+
 // ignoreAnnotation is the per-Service exception (pkg/cmd, README "Reports over many Services").
 const ignoreAnnotation = "elbfix.io/ignore"
 
@@ -270,7 +285,7 @@ func rules() []rule {
 		{plan.FindingDedicatedELBHairpin, "variables.lb && !variables.dnat && (variables.dedicated || variables.tcip) && !variables.turbo && ((variables.dedicated && variables.local && variables.dialect == 'cce') || variables.ptEffective)"},
 		{plan.FindingDNATInClusterUnreachable, "variables.lb && variables.dnat && variables.local"},
 		{plan.FindingTurboLocalNeedsHostNetwork, "variables.turbo && variables.local && !variables.hostNet"},
-		{plan.FindingAnnotationInvalid, "variables.classBad || variables.ptBad || variables.tcipBad || variables.hostNetBad || variables.acBad || variables.hcFlagBad || variables.hc1Bad || variables.hcNBad || variables.ignBad"},
+		{plan.FindingAnnotationInvalid, strings.Join(badAnnotations, " || ")},
 		{plan.FindingNodePortLocalUnreachable, "variables.local && variables.hasNP && " + factTrue(ParamNodePortFails)},
 		{plan.FindingHealthCheckConfig, healthConfig()},
 		{plan.FindingOpenSourceCCMDialect, "variables.lb && variables.dialect == 'opensource'"},

@@ -264,12 +264,17 @@ func Message(id string) string {
 	return id
 }
 
-// messageExpression is Message(id) with the Service's namespace and name after the severity.
+// messageExpression is Message(id) with the Service's namespace and name after the severity
+// (and for annotation-invalid, the annotations that do not parse).
 func messageExpression(id string) string {
 	sev := severityOf(id)
 	rest := strings.TrimPrefix(Message(id), fmt.Sprintf("%s (%s)", id, sev))
-	return fmt.Sprintf("%s + request.namespace + '/' + (has(object.metadata.name) ? object.metadata.name : '') + %s",
-		lit(fmt.Sprintf("%s (%s) on service ", id, sev)), lit(rest))
+	which := ""
+	if id == plan.FindingAnnotationInvalid {
+		which = " + ' (' + " + badAnnotationNames() + ".substring(2) + ')'"
+	}
+	return fmt.Sprintf("%s + request.namespace + '/' + (has(object.metadata.name) ? object.metadata.name : '')%s + %s",
+		lit(fmt.Sprintf("%s (%s) on service ", id, sev)), which, lit(rest))
 }
 
 func matchServices(ops ...admissionv1.OperationType) *admissionv1.MatchResources {
@@ -310,6 +315,7 @@ func validating(name string, rs []rule, action admissionv1.ValidationAction, fai
 			Expression: fmt.Sprintf("'%s' in variables.ignored || !(%s)", r.id, r.cond),
 			// The message names the Service (kubectl prints a warning it saw before only once).
 			MessageExpression: messageExpression(r.id),
+			Message:           Message(r.id), // when the expression above cannot be evaluated
 			Reason:            ptr.To(metav1.StatusReasonInvalid),
 		})
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -188,8 +190,8 @@ func svcFindings(t *testing.T, file string, f facts) map[string]map[string]strin
 	return out
 }
 
-// policyMessage matches the policies' messages: "ID (SEVERITY) on service NS/NAME: ...".
-var policyMessage = regexp.MustCompile(`([a-z-]+) \((error|warning|info)\) on service ([^/\s]+)/([^:\s]+):`)
+// policyMessage matches the policies' messages: "ID (SEVERITY) on service NS/NAME[ (ANNOTATIONS)]: ...".
+var policyMessage = regexp.MustCompile(`([a-z-]+) \((error|warning|info)\) on service ([^/\s]+)/([^:\s]+)[: ]`)
 
 // serverFindings creates every Service of file with a server-side dry run through kubectl and
 // returns, per Service, the finding ids in the warnings and errors the server returned, and the
@@ -303,13 +305,24 @@ func TestPolicy(t *testing.T) {
 	corpus := generateCorpus(ns)
 	file := writeCorpus(t, corpus)
 	t.Cleanup(func() { removePolicies(t) })
+	// A user who may not write admission policies: the server dry run refuses, nothing is written.
+	t.Run("apply-forbidden", func(t *testing.T) {
+		r := kubectl(t, []string{"KUBECONFIG=" + kc.ReadOnlyKubeconfig}, "", "elbfix", "policy", "--apply")
+		wantCode(t, r, 2)
+		if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); len(lines) != 1 || !strings.Contains(r.Stderr, "forbidden") || !strings.Contains(r.Stderr, "nothing was written") {
+			t.Errorf("want one line saying forbidden and nothing was written: %s", r)
+		}
+		if _, err := kc.Client.CoreV1().ConfigMaps(policy.ParamsNamespace).Get(context.Background(), policy.ParamsName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the ConfigMap was written (or not readable): %v", err)
+		}
+	})
 	// Warn mode: the detected facts first (this cluster: network and proxy mode unknown), then
 	// two sets given by flags: only the ConfigMap changes between them, the policies stay.
 	installed := false // by an earlier step of this run
 	for _, f := range []facts{{}, {"vpc", "ipvs"}, {"turbo", "iptables"}} {
 		t.Run(fmt.Sprintf("warn/%s+%s", orUnknown(f.network), orUnknown(f.proxy)), func(t *testing.T) {
 			r := installPolicy(t, f.flags()...)
-			if installed && !strings.Contains(r.Stdout, "validatingadmissionpolicies.admissionregistration.k8s.io/"+policy.ErrorsName+" unchanged") {
+			if installed && !strings.Contains(r.Stdout, "validatingadmissionpolicy.admissionregistration.k8s.io/"+policy.ErrorsName+" unchanged") {
 				t.Errorf("changing the facts should leave the policies as they are:\n%s", r)
 			}
 			installed = true
@@ -321,6 +334,10 @@ func TestPolicy(t *testing.T) {
 				t.Fatalf("warn mode refused Services: %s", res)
 			}
 			compare(t, "warn mode", corpus, wantIDs, func(name string) []string { return idList(got[name]) })
+			// The message names the Service, and for annotation-invalid the annotation.
+			if msg := "annotation-invalid (error) on service " + ns + "/s-0002 (kubernetes.io/elb.autocreate): "; !strings.Contains(res.Stderr, msg) {
+				t.Errorf("no warning %q in:\n%.2000s", msg, res.Stderr)
+			}
 		})
 	}
 	t.Run("deny", func(t *testing.T) { testPolicyDeny(t, corpus, file) })
