@@ -212,7 +212,7 @@ func Generate(o Options) (*Set, error) {
 	}
 	var errs, warns []rule
 	for _, r := range rules() {
-		if severityOf(r.id) == plan.SeverityError {
+		if Severity(r.id) == plan.SeverityError {
 			errs = append(errs, r)
 		} else {
 			warns = append(warns, r)
@@ -241,6 +241,18 @@ func Generate(o Options) (*Set, error) {
 	return s, nil
 }
 
+// Severity is the severity a finding has in the policies: the catalogue's (error for an error
+// that is a warning on old clusters), except dedicated-elb-hairpin, a warning with the DNS-name
+// advice (issue #15): a dedicated ELB with Local is the usual way to keep client addresses, only
+// clients on a backend's own node fail, and no patch clears it when pass-through is "true", so
+// the policies never refuse it.
+func Severity(id string) string {
+	if id == plan.FindingDedicatedELBHairpin {
+		return plan.SeverityWarning
+	}
+	return severityOf(id)
+}
+
 func severityOf(id string) string {
 	for _, e := range plan.Catalog {
 		if e.ID == id {
@@ -258,23 +270,30 @@ func severityOf(id string) string {
 func Message(id string) string {
 	for _, e := range plan.Catalog {
 		if e.ID == id {
-			return fmt.Sprintf("%s (%s): %s. Fix: %s.", e.ID, severityOf(id), e.When, e.Remedy)
+			return fmt.Sprintf("%s (%s): %s. Fix: %s.", e.ID, Severity(id), e.When, e.Remedy)
 		}
 	}
 	return id
 }
 
+// nameExpr is the Service's name in CEL ("" for a generated name, not known at admission).
+const nameExpr = "(has(object.metadata.name) ? object.metadata.name : '')"
+
 // messageExpression is Message(id) with the Service's namespace and name after the severity
 // (and for annotation-invalid, the annotations that do not parse).
 func messageExpression(id string) string {
-	sev := severityOf(id)
+	sev := Severity(id)
 	rest := strings.TrimPrefix(Message(id), fmt.Sprintf("%s (%s)", id, sev))
-	which := ""
-	if id == plan.FindingAnnotationInvalid {
+	which, dns := "", ""
+	switch id {
+	case plan.FindingAnnotationInvalid:
 		which = " + ' (' + " + badAnnotationNames() + ".substring(2) + ')'"
+	case plan.FindingDedicatedELBHairpin, plan.FindingInClusterELBShortcut, plan.FindingDNATInClusterUnreachable:
+		// The no-patch remedy with the Service's own DNS name.
+		dns = " + ' Inside the cluster, call ' + " + nameExpr + " + '.' + request.namespace + '.svc (the DNS name of the Service) or its ClusterIP: it works from every node and pod.'"
 	}
-	return fmt.Sprintf("%s + request.namespace + '/' + (has(object.metadata.name) ? object.metadata.name : '')%s + %s",
-		lit(fmt.Sprintf("%s (%s) on service ", id, sev)), which, lit(rest))
+	return fmt.Sprintf("%s + request.namespace + '/' + %s%s + %s%s",
+		lit(fmt.Sprintf("%s (%s) on service ", id, sev)), nameExpr, which, lit(rest), dns)
 }
 
 func matchServices(ops ...admissionv1.OperationType) *admissionv1.MatchResources {

@@ -121,7 +121,7 @@ func TestPolicyModes(t *testing.T) {
 					if o.Name == WarningsName {
 						want = "warning|info"
 					}
-					if sev := severityOf(id); !strings.Contains(want, sev) {
+					if sev := Severity(id); !strings.Contains(want, sev) {
 						t.Errorf("%s: %s holds %s (%s)", tc.mode, o.Name, id, sev)
 					}
 				}
