@@ -352,6 +352,7 @@ func TestPolicy(t *testing.T) {
 		})
 	}
 	t.Run("deny", func(t *testing.T) { testPolicyDeny(t, corpus, file) })
+	t.Run("update", func(t *testing.T) { testPolicyUpdate(t, ns) })
 	t.Run("cost", func(t *testing.T) { testPolicyCost(t, ns) })
 	t.Run("mutate", func(t *testing.T) { testPolicyMutate(t, corpus, file) })
 }
@@ -395,6 +396,42 @@ func testPolicyDeny(t *testing.T, corpus []corpusService, file string) {
 		}
 		return nil
 	})
+}
+
+// testPolicyUpdate: on UPDATE the object carries its status; an ELB address with ipMode Proxy
+// is not short-cut by kube-proxy, so a switch to Local is refused (deny mode) only for the VIP
+// address, as svc -f decides on the same object.
+func testPolicyUpdate(t *testing.T, ns string) {
+	for _, mode := range []corev1.LoadBalancerIPMode{corev1.LoadBalancerIPModeVIP, corev1.LoadBalancerIPModeProxy} {
+		name := "upd-" + strings.ToLower(string(mode))
+		svc := &corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: map[string]string{"kubernetes.io/elb.class": "union"}},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyCluster,
+				Selector: map[string]string{"app": name}, Ports: []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP}}},
+			Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "192.168.7.20", IPMode: &mode}}}},
+		}
+		createService(t, svc.DeepCopy())
+		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+		y, err := yaml.Marshal(svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), name+".yaml")
+		if err := os.WriteFile(file, y, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := svcFindings(t, file, facts{"vpc", "ipvs"})[name]
+		r := kubectl(t, nil, "", "patch", "svc", name, "-n", ns, "--type", "merge", "--dry-run=server",
+			"-p", `{"spec":{"externalTrafficPolicy":"Local"}}`)
+		_, shortcut := want[plan.FindingInClusterELBShortcut]
+		if shortcut != (mode == corev1.LoadBalancerIPModeVIP) {
+			t.Fatalf("%s: svc -f says %v", name, keysOf(want))
+		}
+		refused := r.Code != 0 && strings.Contains(r.Stderr, "denied request: incluster-elb-shortcut (error) on service "+ns+"/"+name)
+		if refused != shortcut {
+			t.Errorf("%s: svc -f %v; the server's answer to Local:\n%s", name, keysOf(want), r)
+		}
+	}
 }
 
 // testPolicyMutate: with --mutate, the object the server would store has the annotations svc
