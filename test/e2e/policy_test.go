@@ -412,14 +412,7 @@ func testPolicyUpdate(t *testing.T, ns string) {
 		}
 		createService(t, svc.DeepCopy())
 		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
-		y, err := yaml.Marshal(svc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		file := filepath.Join(t.TempDir(), name+".yaml")
-		if err := os.WriteFile(file, y, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		file := writeCorpus(t, []corpusService{{name: name, svc: svc}})
 		want := svcFindings(t, file, facts{"vpc", "ipvs"})[name]
 		r := kubectl(t, nil, "", "patch", "svc", name, "-n", ns, "--type", "merge", "--dry-run=server",
 			"-p", `{"spec":{"externalTrafficPolicy":"Local"}}`)
@@ -546,7 +539,7 @@ func testPolicyCost(t *testing.T, ns string) {
 	for i := len(ann); i < 50; i++ {
 		ann[fmt.Sprintf("example.com/note-%02d", i)] = strings.Repeat("x", 200)
 	}
-	var docs []string
+	var big []corpusService
 	for _, c := range []struct {
 		name string
 		etp  corev1.ServiceExternalTrafficPolicy
@@ -561,19 +554,12 @@ func testPolicyCost(t *testing.T, ns string) {
 			ObjectMeta: metav1.ObjectMeta{Name: c.name, Namespace: ns, Annotations: a},
 			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: c.etp,
 				Selector: map[string]string{"app": "big"}, Ports: ports}}
-		y, err := yaml.Marshal(svc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		docs = append(docs, string(y))
+		big = append(big, corpusService{name: c.name, svc: svc})
 		if len(svc.Spec.Ports) != 100 || len(svc.Annotations) != 50 {
 			t.Fatalf("%s: %d ports, %d annotations", c.name, len(svc.Spec.Ports), len(svc.Annotations))
 		}
 	}
-	file := filepath.Join(t.TempDir(), "big.yaml")
-	if err := os.WriteFile(file, []byte("---\n"+strings.Join(docs, "---\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := writeCorpus(t, big)
 	want := svcFindings(t, file, facts{"vpc", "ipvs"})
 	if len(want["big-ok"]) != 0 || want["big-bad"][plan.FindingInClusterELBShortcut] != plan.SeverityError {
 		t.Fatalf("svc -f on the big Services: %v", want)
