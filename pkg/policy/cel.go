@@ -13,11 +13,11 @@ import (
 // (Params), computed by pkg/plan itself, so the matrix is not copied here.
 //
 // JSON annotations: CEL in Kubernetes has no JSON parser, so the JSON annotations are checked
-// with regular expressions for a subset of JSON (jsonSubset in the README's "Prevent it"): an
-// object whose member values are scalars or arrays of scalars, keys without escapes; string
-// values compared with escapes left as they are. Within that subset the checks are those of
-// pkg/elb; JSON outside it (objects nested in these annotations, escaped keys) is reported as
-// annotation-invalid by the policy although elbfix may accept it.
+// with regular expressions for a subset of JSON (README "Prevent it", Limits): an object whose
+// member values are scalars or arrays of scalars (scalars only in a health check), keys without
+// escapes; string values compared with escapes left as they are. Within that subset the checks
+// are those of pkg/elb; JSON outside it (objects nested in these annotations, escaped keys) is
+// reported as annotation-invalid by the policy although elbfix may accept it.
 
 // JSON grammar pieces (RE2).
 const (
@@ -29,9 +29,14 @@ const (
 	jKey    = `"[^"\\\x00-\x1f]*"`
 	jMember = jKey + jWS + `:` + jWS + `(?:` + jScalar + `|` + jArr + `)`
 	jObj    = `\{` + jWS + `(?:` + jMember + `(?:` + jWS + `,` + jWS + jMember + `)*)?` + jWS + `\}`
+	// Health checks hold scalars only: their shorter expressions keep the cost of a long list of
+	// checks (strings' length times the expression's) within the API server's limits.
+	jMemberS = jKey + jWS + `:` + jWS + jScalar
+	jObjS    = `\{` + jWS + `(?:` + jMemberS + `(?:` + jWS + `,` + jWS + jMemberS + `)*)?` + jWS + `\}`
 	// Whole annotation values.
-	jObjDoc = `^` + jWS + jObj + jWS + `$`
-	jArrDoc = `^` + jWS + `\[` + jWS + `(?:` + jObj + `(?:` + jWS + `,` + jWS + jObj + `)*)?` + jWS + `\]` + jWS + `$`
+	jObjDoc  = `^` + jWS + jObj + jWS + `$`
+	jObjSDoc = `^` + jWS + jObjS + jWS + `$`
+	jArrSDoc = `^` + jWS + `\[` + jWS + `(?:` + jObjS + `(?:` + jWS + `,` + jWS + jObjS + `)*)?` + jWS + `\]` + jWS + `$`
 	// An array whose elements are strings or null (a StringList).
 	jStrArr = `^\[` + jWS + `(?:(?:` + jStr + `|null)(?:` + jWS + `,` + jWS + `(?:` + jStr + `|null))*)?` + jWS + `\]$`
 	// Whole numbers as strconv.Atoi takes them, inside a JSON string or as a JSON number (at most
@@ -63,8 +68,8 @@ func annHas(key string) string { return fmt.Sprintf("('%s' in variables.ann)", k
 
 // members splits a JSON object (text in variable v, known to be in the subset) into its members,
 // each {'k': lower-case key, 'v': the value's JSON text}.
-func members(v string) string {
-	return fmt.Sprintf(`%s.findAll(%s).map(m, {'k': m.substring(1, m.indexOf('"', 1)).lowerAscii(), 'v': m.substring(m.indexOf('"', 1) + 1).trim().substring(1).trim()})`, v, lit(jMember))
+func members(v, member string) string {
+	return fmt.Sprintf(`%s.findAll(%s).map(m, {'k': m.substring(1, m.indexOf('"', 1)).lowerAscii(), 'v': m.substring(m.indexOf('"', 1) + 1).trim().substring(1).trim()})`, v, lit(member))
 }
 
 // typesOK: every member named like a Go field has a value that field takes (encoding/json
@@ -210,7 +215,7 @@ func variables() []variable {
 		// kubernetes.io/elb.autocreate: ac holds the effective text of each field when it parses.
 		{"acRaw", annVal(elb.AnnAutocreate)},
 		{"acJSON", fmt.Sprintf("variables.acRaw.matches(%s)", lit(jObjDoc))},
-		{"acMembers", "variables.acJSON ? " + members("variables.acRaw") + " : []"},
+		{"acMembers", "variables.acJSON ? " + members("variables.acRaw", jMember) + " : []"},
 		{"acParsed", annHas(elb.AnnAutocreate) + " && variables.acJSON && " + typesOK("variables.acMembers", acStrings, acFlex, acLists)},
 		{"ac", "variables.acParsed ? " + fields("variables.acMembers", acStrings, append(append([]string{}, acFlex...), acLists...)) + " : {}"},
 		{"acBad", fmt.Sprintf("%s && (!variables.acParsed || !(variables.ac.type in ['\"public\"', '\"inner\"']) || !(%s || %s))", annHas(elb.AnnAutocreate),
@@ -222,15 +227,15 @@ func variables() []variable {
 		{"hcFlag", annVal(elb.AnnHealthCheckFlag) + ".trim()"},
 		{"hcFlagBad", fmt.Sprintf("%s && !(variables.hcFlag in ['on', 'off'])", annHas(elb.AnnHealthCheckFlag))},
 		{"hc1Raw", annVal(elb.AnnHealthCheckOption)},
-		{"hc1JSON", fmt.Sprintf("variables.hc1Raw.matches(%s)", lit(jObjDoc))},
-		{"hc1Members", "variables.hc1JSON ? " + members("variables.hc1Raw") + " : []"},
+		{"hc1JSON", fmt.Sprintf("variables.hc1Raw.matches(%s)", lit(jObjSDoc))},
+		{"hc1Members", "variables.hc1JSON ? " + members("variables.hc1Raw", jMemberS) + " : []"},
 		{"hc1Parsed", annHas(elb.AnnHealthCheckOption) + " && variables.hc1JSON && " + typesOK("variables.hc1Members", hcStrings, hcFlex, nil)},
 		{"hc1", "variables.hc1Parsed ? " + fields("variables.hc1Members", hcStrings, hcFlex) + " : {}"},
 		{"hc1Bad", annHas(elb.AnnHealthCheckOption) + " && (!variables.hc1Parsed || " + checkProblems("variables.hc1", false) + ")"},
 		{"hcNRaw", annVal(elb.AnnHealthCheckOptions)},
 		{"hcNOne", "variables.hcNRaw.trim().startsWith('{')"},
-		{"hcNJSON", fmt.Sprintf("variables.hcNOne ? variables.hcNRaw.matches(%s) : variables.hcNRaw.matches(%s)", lit(jObjDoc), lit(jArrDoc))},
-		{"hcNMembers", fmt.Sprintf("(!variables.hcNJSON ? [] : variables.hcNOne ? [variables.hcNRaw] : variables.hcNRaw.findAll(%s)).map(o, %s)", lit(jObj), members("o"))},
+		{"hcNJSON", fmt.Sprintf("variables.hcNOne ? variables.hcNRaw.matches(%s) : variables.hcNRaw.matches(%s)", lit(jObjSDoc), lit(jArrSDoc))},
+		{"hcNMembers", fmt.Sprintf("(!variables.hcNJSON ? [] : variables.hcNOne ? [variables.hcNRaw] : variables.hcNRaw.findAll(%s)).map(o, %s)", lit(jObjS), members("o", jMemberS))},
 		{"hcNParsed", annHas(elb.AnnHealthCheckOptions) + " && variables.hcNJSON && variables.hcNMembers.all(ms, " + typesOK("ms", hcStrings, hcFlex, nil) + ")"},
 		{"hcN", "variables.hcNParsed ? variables.hcNMembers.map(ms, " + strings.TrimSuffix(fields("ms", hcStrings, hcFlex), "}") + ", 'tkey': " + targetKey(lastText("ms", "target_service_port", false)) + "}) : []"},
 		// The Service's ports as PROTOCOL:PORT, as a per-port check names them.

@@ -193,7 +193,7 @@ func Generate(o Options) (*Set, error) {
 	for _, id := range ids {
 		s.Notes = append(s.Notes, fmt.Sprintf("Not checked here: %s %s.", id, NotExpressible[id]))
 	}
-	s.Notes = append(s.Notes, "JSON annotations are checked for a subset of JSON (objects of scalars and arrays of scalars, keys without escapes): a value outside it is reported as annotation-invalid.")
+	s.Notes = append(s.Notes, "JSON annotations are checked for a subset of JSON (objects of scalars and arrays of scalars, scalars only in health checks, keys without escapes): a value outside it is reported as annotation-invalid.")
 	if o.Served.Validating == V1beta1 {
 		s.Notes = append(s.Notes, "admissionregistration.k8s.io/v1beta1: this server is older than v1.30; ValidatingAdmissionPolicy needs its feature gate and the v1beta1 API enabled (--feature-gates=ValidatingAdmissionPolicy=true --runtime-config=admissionregistration.k8s.io/v1beta1=true).")
 	}
