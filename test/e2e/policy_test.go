@@ -40,7 +40,7 @@ type corpusService struct {
 var (
 	corpusClasses  = []string{"", "union", "performance", "dnat", "shared", "dedicated", "bogus"}
 	corpusPolicies = []corev1.ServiceExternalTrafficPolicy{corev1.ServiceExternalTrafficPolicyCluster, corev1.ServiceExternalTrafficPolicyLocal}
-	corpusPT       = []string{"", "true", "onlyLocal", "false", "bogus"}
+	corpusPT       = []string{"", "true", "onlyLocal", "false", "bogus", "TRUE", " true"}
 	// Annotation validity: valid and broken JSON and values, and the exception annotation.
 	corpusAnnotations = []map[string]string{
 		{},
@@ -57,6 +57,7 @@ var (
 		{"elbfix.io/ignore": "incluster-elb-shortcut,dedicated-elb-hairpin,nodeport-local-unreachable: in-cluster callers use the DNS name"},
 		{"elbfix.io/ignore": "annotation-invalid"},
 		{"elbfix.io/ignore": "no-such-finding: reason"},
+		{"elbfix.io/ignore": "incluster-elb-shortcut: "},
 	}
 	// Health check values: in and out of the ELB's ranges, broken, mismatched, ignored.
 	corpusHealth = []map[string]string{
