@@ -94,7 +94,7 @@ func lastText(ms, k string, nonNull bool) string {
 		cond += " && e.v != 'null'"
 	}
 	l := fmt.Sprintf("%s.filter(e, %s).map(e, e.v)", ms, cond)
-	return fmt.Sprintf("(size(%s) > 0 ? %s[size(%s) - 1] : '')", l, l, l)
+	return fmt.Sprintf("([''] + %s)[size(%s)]", l, l)
 }
 
 // fields is the map of the effective JSON text of each Go field of a check or autocreate object
