@@ -225,17 +225,23 @@ func (o *PolicyOptions) apply(ctx context.Context, cfg *rest.Config, set *policy
 			return applyError(err, it.name, "server dry run (nothing was written)")
 		}
 	}
+	var written []string
 	for _, it := range items {
+		phase := "apply"
+		if len(written) > 0 {
+			phase = "apply (already applied: " + strings.Join(written, ", ") + ")"
+		}
 		before, err := it.res.Get(ctx, it.obj.GetName(), metav1.GetOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return serverError(err, "reading "+it.name)
+			return applyError(err, it.name, "read before the "+phase)
 		}
 		after, err := it.res.Patch(ctx, it.obj.GetName(), types.ApplyPatchType, it.data, metav1.PatchOptions{FieldManager: fieldManager, Force: ptr.To(true)})
 		if err != nil {
-			return applyError(err, it.name, "apply")
+			return applyError(err, it.name, phase)
 		}
+		written = append(written, it.name)
 		what := "created"
-		if before != nil && err == nil && before.GetResourceVersion() != "" {
+		if before != nil {
 			what = "configured"
 			if before.GetResourceVersion() == after.GetResourceVersion() {
 				what = "unchanged"
