@@ -109,6 +109,14 @@ func TestExecuteExitCodes(t *testing.T) {
 		// Two Services of the input on one ELB, IPVS: both get pass-through; iptables: only the Local one.
 		{[]string{"svc", "-f", "testdata/same-elb-pair.yaml", "--cluster-version", "v1.25.5", "--network-model", "vpc", "--proxy-mode", "ipvs", "-o", "patch"}, 0, "", "{\"metadata\":{\"annotations\":{\"kubernetes.io/elb.pass-through\":\"true\"}}}\n{\"metadata\":{\"annotations\":{\"kubernetes.io/elb.pass-through\":\"true\"}}}\n"},
 		{[]string{"svc", "-f", "testdata/same-elb-pair.yaml", "--cluster-version", "v1.25.5", "--network-model", "vpc", "--proxy-mode", "ipvs", "--dry-run"}, 1, "", "service/api: would get pass-through with service shop/web (same ELB, above)"},
+		// policy: offline when every fact is given; the version decides what can be generated.
+		{[]string{"policy", "--network-model", "vpc", "--proxy-mode", "ipvs", "--cluster-version", "v1.37.2"}, 0, "", "kind: ValidatingAdmissionPolicy"},
+		{[]string{"policy", "--network-model", "vpc", "--proxy-mode", "ipvs", "--cluster-version", "v1.29.1", "-o", "json"}, 0, "", "\"apiVersion\": \"admissionregistration.k8s.io/v1beta1\""},
+		{[]string{"policy", "--network-model", "vpc", "--proxy-mode", "ipvs", "--cluster-version", "v1.27.3"}, 2, "admission policies need Kubernetes v1.28 or later", ""},
+		{[]string{"policy", "--network-model", "vpc", "--proxy-mode", "ipvs", "--cluster-version", "v1.33.0", "--mutate"}, 2, "MutatingAdmissionPolicy: it needs Kubernetes v1.36", ""},
+		{[]string{"policy", "--mode", "block"}, 2, `invalid value "block" for --mode`, ""},
+		{[]string{"policy", "--apply", "-o", "yaml"}, 2, "--apply prints each object as it is written; it takes no -o", ""},
+		{[]string{"policy", "extra"}, 2, "unknown command \"extra\"", ""},
 		// Events of the input are read for the Services they name.
 		{[]string{"svc", "-f", "testdata/events", "--cluster-version", "v1.25.5", "-o", "json"}, 0, "", "\"id\": \"elb-member-quota-exceeded\""},
 	} {

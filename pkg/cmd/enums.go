@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/policy"
 )
 
 // enumFlag is a flag with a fixed set of values: one table gives its help, its validation and
@@ -30,7 +31,10 @@ var (
 	detectOutputFlag = enumFlag{"output", []string{"", "json", "yaml"},
 		"Output format (the Plan document's cluster object; default: human-readable)"}
 	versionOutputFlag = enumFlag{"output", []string{"", "json", "yaml"}, "Output format (default: one line)"}
-	failOnFlag        = enumFlag{"fail-on", []string{plan.SeverityError, plan.SeverityWarning, plan.SeverityInfo, "never"},
+	policyModeFlag    = enumFlag{"mode", policy.Modes,
+		"What the bindings do with a finding: warn returns it as a warning, audit records it in the audit log, deny refuses error findings (the others are warnings)"}
+	policyOutputFlag = enumFlag{"output", []string{"", "yaml", "json"}, "Output format (default: yaml, with the notes as comments; json: a v1 List)"}
+	failOnFlag       = enumFlag{"fail-on", []string{plan.SeverityError, plan.SeverityWarning, plan.SeverityInfo, "never"},
 		"Lowest severity that makes the exit code 1"}
 )
 

@@ -58,6 +58,7 @@ externalTrafficPolicy: Cluster.`,
 	root.AddCommand(NewCmdSvc(configFlags, streams))
 	root.AddCommand(NewCmdDetect(configFlags, streams))
 	root.AddCommand(NewCmdScan(configFlags, streams))
+	root.AddCommand(NewCmdPolicy(configFlags, streams))
 	root.AddCommand(NewCmdVersion(streams))
 	return root
 }
