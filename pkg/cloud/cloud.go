@@ -39,6 +39,9 @@ import (
 	cceregion "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/cce/v3/region"
 	elbv3 "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/elb/v3"
 	elbregion "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/elb/v3/region"
+	"k8s.io/klog/v2"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/planapi"
 )
 
 // EnvCloud turns --cloud on when set to ProviderHuaweiCloud.
@@ -69,7 +72,7 @@ const (
 
 // Signal and source prefix of the evidence.
 const (
-	SourceCCE = "cce-api"
+	SourceCCE = planapi.SignalCloud
 	SourceELB = "elb-api"
 )
 
@@ -204,7 +207,17 @@ func (t boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if p := t.c.ctx.Load(); p != nil {
 		req = req.WithContext(*p)
 	}
-	return t.next.RoundTrip(req)
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	// As client-go logs its requests at -v=6: method, URL (ids only) and status; never a header.
+	if klog.V(6).Enabled() {
+		status := "error"
+		if err == nil {
+			status = resp.Status
+		}
+		klog.Infof("cloud: %s %s %s in %d milliseconds", req.Method, req.URL.Redacted(), status, time.Since(start).Milliseconds())
+	}
+	return resp, err
 }
 
 // acquire takes one of the Concurrency slots.

@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/apply"
-	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/patch"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
@@ -28,7 +27,7 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
-	cluster, err := detect.Detect(ctx, cfg, o.Overrides)
+	cluster, err := o.Cloud.detect(ctx, cfg, o.Overrides)
 	if err != nil {
 		return serverError(err, "detecting the cluster facts")
 	}
@@ -46,7 +45,7 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 		cluster.Evidence = append(cluster.Evidence, plan.Evidence{Fact: "sameELBServices", Value: "namespace " + o.namespace,
 			Source: "not checked: " + o.peersUnchecked, Confidence: plan.ConfidenceNone, Signal: "services-all-namespaces"})
 	}
-	r := reads{peers: peers}
+	r := reads{peers: peers, cloud: o.Cloud.readELBs(ctx, svcs)}
 	if len(svcs) <= perServiceLimit {
 		r.readForServices(ctx, o.client, cluster, svcs)
 	} else {

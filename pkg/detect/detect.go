@@ -60,7 +60,7 @@ const (
 	SignalNetworkModel   = "network-model"         // the flavor implied by the network model
 	SignalProxyConfigMap = "kube-proxy-configmap"  // ConfigMap kube-system/kube-proxy
 	SignalProxyMode      = "kube-proxy-proxymode"  // GET /api/v1/nodes/NODE:10249/proxy/proxyMode
-	SignalCCEAPI         = "cce-api"               // the cloud's own cluster API (--cloud, pkg/cloud)
+	SignalCCEAPI         = planapi.SignalCloud     // the cloud's own cluster API (--cloud, pkg/cloud)
 )
 
 // LabelRegion is the nodes' region label, which --cloud uses when no region is given.
