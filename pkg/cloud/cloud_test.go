@@ -235,3 +235,23 @@ func TestNoCredentialsNoRequest(t *testing.T) {
 		t.Errorf("the double was contacted: %v", r)
 	}
 }
+
+// TestRequestBound: however many ELBs, a run sends at most MaxRequests requests; what is left
+// is reported as not read because of the bound.
+func TestRequestBound(t *testing.T) {
+	d := clouddouble.Start(t, state())
+	env(t, d, false)
+	c := client(d, "c-1")
+	var refs []cloud.Ref
+	for i := range (cloud.MaxRequests + 5) * cloud.ChunkSize {
+		refs = append(refs, cloud.Ref{ID: fmt.Sprintf("lb-%d", i)})
+	}
+	c.Facts(context.Background(), clouddouble.Region)
+	got := c.ELBs(context.Background(), refs)
+	if n := len(d.Requests()); n != cloud.MaxRequests || c.Requests() != cloud.MaxRequests {
+		t.Errorf("%d requests reached the double (%d sent), want the bound %d", n, c.Requests(), cloud.MaxRequests)
+	}
+	if lb := got.For(cloud.Ref{ID: "lb-1"}); lb == nil || !strings.Contains(lb.Unread, "bound of 40 cloud requests") {
+		t.Errorf("lb-1: %+v", lb)
+	}
+}
