@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 )
 
 // CloudELB is what the ELB API said about the load balancer of one Service (--cloud; read by
@@ -253,14 +255,32 @@ func (f *facts) cloudNotes() []Note {
 	if f.cloud.MembersPerPool == 0 {
 		out = append(out, Note{Source: SourceEvidence, Message: "ELB API (--cloud): the members_per_pool quota could not be read; elb-member-quota-near was not checked"})
 	}
-	if hc := f.info.HealthCheckOption; hc != nil {
-		for _, l := range ls {
-			if d := monitorDrift(string(hc.Delay), string(hc.Timeout), string(hc.MaxRetries), hc.Protocol, l.Monitor); d != "" {
-				out = append(out, Note{Source: SourceEvidence, Message: fmt.Sprintf("%s listener %s/%d: the health monitor on the ELB differs from kubernetes.io/elb.health-check-option: %s (CCE applies the annotation on its next update of the ELB)", f.elbName(), l.Protocol, l.Port, d)})
-			}
+	for _, l := range ls {
+		hc, ann := f.healthCheckFor(l)
+		if hc == nil {
+			continue
+		}
+		if d := monitorDrift(string(hc.Delay), string(hc.Timeout), string(hc.MaxRetries), hc.Protocol, l.Monitor); d != "" {
+			out = append(out, Note{Source: SourceEvidence, Message: fmt.Sprintf("%s listener %s/%d: the health monitor on the ELB differs from %s: %s (CCE applies the annotation on its next update of the ELB)", f.elbName(), l.Protocol, l.Port, ann, d)})
 		}
 	}
 	return out
+}
+
+// healthCheckFor is the annotation's health check for a listener: the per-port entry of
+// kubernetes.io/elb.health-check-options whose target_service_port is the listener's, else the
+// single kubernetes.io/elb.health-check-option; nil when neither says anything for it.
+func (f *facts) healthCheckFor(l CloudListener) (*elb.HealthCheck, string) {
+	for i := range f.info.HealthCheckOptions {
+		h := &f.info.HealthCheckOptions[i]
+		if proto, port, ok := h.TargetPort(); ok && port == l.Port && protocolMatches(proto, l.Protocol) {
+			return h, elb.AnnHealthCheckOptions + " (" + string(h.TargetServicePort) + ")"
+		}
+	}
+	if f.info.HealthCheckOption != nil {
+		return f.info.HealthCheckOption, elb.AnnHealthCheckOption
+	}
+	return nil, ""
 }
 
 func protoOr(p corev1.Protocol) string {

@@ -90,6 +90,19 @@ func TestCloudFindings(t *testing.T) {
 			t.Errorf("no drift note: %+v", sp.Notes)
 		}
 	})
+	t.Run("per-port options are compared with their listener", func(t *testing.T) {
+		s := svc()
+		delete(s.Annotations, "kubernetes.io/elb.health-check-option")
+		s.Annotations["kubernetes.io/elb.health-check-options"] = `[{"protocol":"HTTP","delay":"5","timeout":"10","max_retries":"3","path":"/","target_service_port":"TCP:80"}]`
+		sp, _ := Decide(Input{Service: s, EndpointCount: -1, Cloud: &CloudELB{ID: "lb-1", MembersPerPool: 500, Listeners: []CloudListener{listener(1, 0, 0)}}}, nil)
+		found := false
+		for _, n := range sp.Notes {
+			found = found || strings.Contains(n.Message, "health-check-options (TCP:80): type TCP on the ELB, HTTP in the annotation")
+		}
+		if !found {
+			t.Errorf("no drift note: %+v", sp.Notes)
+		}
+	})
 	t.Run("without --cloud nothing changes", func(t *testing.T) {
 		sp, _ := Decide(Input{Service: svc(), EndpointCount: -1}, nil)
 		for _, n := range sp.Notes {
