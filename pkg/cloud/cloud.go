@@ -137,7 +137,7 @@ func (c *Client) Region() string {
 }
 
 // setRegion keeps the first region known: --region, else the nodes' label.
-func (c *Client) setRegion(nodeRegion string) string {
+func (c *Client) setRegion(nodeRegion string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.region == "" {
@@ -146,7 +146,6 @@ func (c *Client) setRegion(nodeRegion string) string {
 			c.region = nodeRegion
 		}
 	}
-	return c.region
 }
 
 // credentials returns the user's credentials, or why there are none. No network call: the env
@@ -190,8 +189,10 @@ func (c *Client) credentials() (auth.ICredential, string) {
 	return cred, ""
 }
 
-// boundTransport sends the SDK's requests: with the run's context, at most Concurrency at a
-// time, at most MaxRequests in all; over the bound a request fails without being sent.
+// boundTransport sends the SDK's requests (IAM's included): with the run's context, at most
+// MaxRequests in all; over the bound a request fails without being sent. Concurrency is bounded
+// by the callers (call, service), which take a slot around each SDK call. (The metadata
+// provider, only with --cloud-credentials metadata, uses the SDK's own HTTP client.)
 type boundTransport struct {
 	c    *Client
 	next http.RoundTripper
@@ -357,7 +358,15 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// Enabled reports whether the cloud is asked: the flag, or ELBFIX_CLOUD=huaweicloud.
-func Enabled(flag bool) bool {
-	return flag || strings.EqualFold(os.Getenv(EnvCloud), ProviderHuaweiCloud)
+// Enabled reports whether the cloud is asked: the flag, or ELBFIX_CLOUD=huaweicloud. err is set
+// when ELBFIX_CLOUD names something else (only huaweicloud is known).
+func Enabled(flag bool) (bool, error) {
+	v := os.Getenv(EnvCloud)
+	switch {
+	case v == "":
+		return flag, nil
+	case strings.EqualFold(v, ProviderHuaweiCloud):
+		return true, nil
+	}
+	return flag, fmt.Errorf("invalid value %q for environment variable %s: must be %s (or unset)", v, EnvCloud, ProviderHuaweiCloud)
 }

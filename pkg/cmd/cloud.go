@@ -30,6 +30,7 @@ type cloudOptions struct {
 	EndpointIAM string
 
 	client *cloud.Client // nil when off
+	envErr error         // ELBFIX_CLOUD names an unknown cloud
 }
 
 func addCloudFlags(c *cobra.Command, o *cloudOptions) {
@@ -45,12 +46,15 @@ func addCloudFlags(c *cobra.Command, o *cloudOptions) {
 
 // complete turns the environment's ELBFIX_CLOUD into the flag.
 func (o *cloudOptions) complete() {
-	o.Enabled = cloud.Enabled(o.Enabled)
+	o.Enabled, o.envErr = cloud.Enabled(o.Enabled)
 }
 
 // validate checks the values; the cloud flags without --cloud are refused, so that nobody
 // believes the cloud was asked when it was not.
 func (o *cloudOptions) validate() error {
+	if o.envErr != nil {
+		return usageError{o.envErr}
+	}
 	creds := o.Credentials
 	if creds == "" { // options built without the flags
 		creds = cloud.CredentialsAuto
