@@ -255,3 +255,15 @@ func TestRequestBound(t *testing.T) {
 		t.Errorf("lb-1: %+v", lb)
 	}
 }
+
+// TestELBByAnyAddress: a Service whose status holds an EIP and the VIP finds its ELB by the VIP.
+func TestELBByAnyAddress(t *testing.T) {
+	d := clouddouble.Start(t, state())
+	env(t, d, false)
+	c := client(d, "c-1")
+	c.Facts(context.Background(), clouddouble.Region)
+	ref := cloud.Ref{VIPs: []string{"1.2.3.4", "192.168.0.200"}}
+	if lb := c.ELBs(context.Background(), []cloud.Ref{ref}).For(ref); lb == nil || lb.ID != "lb-1" || lb.Unread != "" {
+		t.Errorf("%+v", lb)
+	}
+}

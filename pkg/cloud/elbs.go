@@ -25,17 +25,24 @@ type ELBs struct {
 	byVIP map[string]*plan.CloudELB
 }
 
-// For returns what is known about the load balancer of ref (nil when it was not asked about).
+// For returns what is known about the load balancer of ref (nil when it was not asked about):
+// by id, else the first of its addresses that is a load balancer's VIP (a Service's status may
+// also hold an EIP, which is no VIP), else what the first address tells.
 func (e ELBs) For(ref Ref) *plan.CloudELB {
 	if ref.ID != "" {
 		return e.byID[ref.ID]
 	}
+	var first *plan.CloudELB
 	for _, v := range ref.VIPs {
-		if lb := e.byVIP[v]; lb != nil {
+		lb := e.byVIP[v]
+		if lb != nil && lb.Unread == "" {
 			return lb
 		}
+		if first == nil {
+			first = lb
+		}
 	}
-	return nil
+	return first
 }
 
 // ELBs reads the load balancers of refs together: one list request per kind of object for
@@ -145,7 +152,7 @@ func (c *Client) ELBs(ctx context.Context, refs []Ref) ELBs {
 			if why := c.call(ctx, func() (err error) {
 				resp, err = r.cli.ShowQuota(&elbmodel.ShowQuotaRequest{})
 				return err
-			}); why == "" && resp.Quota != nil && resp.Quota.MembersPerPool > 0 {
+			}); why == "" && resp.Quota != nil {
 				quota = int(resp.Quota.MembersPerPool)
 			}
 		})

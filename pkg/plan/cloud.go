@@ -20,7 +20,8 @@ type CloudELB struct {
 	// Unread says what could not be read and why ("" when everything was read): no
 	// credentials, 401/403, throttling, a timeout, the request bound, not found.
 	Unread string
-	// MembersPerPool is the project's members_per_pool quota; 0 when it could not be read.
+	// MembersPerPool is the project's members_per_pool quota; 0 when it could not be read, -1
+	// when it is unlimited.
 	MembersPerPool int
 	Listeners      []CloudListener
 }
