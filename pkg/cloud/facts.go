@@ -47,7 +47,7 @@ func (c *Client) Facts(ctx context.Context, nodeRegion string) []planapi.Evidenc
 	}
 	cli := svc.(*cce.CceClient)
 	var cluster *ccemodel.Cluster
-	how := ""
+	var how func(name, id string) string
 	if id := c.cfg.ClusterID; id != "" {
 		var resp *ccemodel.ShowClusterResponse
 		if why := c.call(ctx, func() (err error) {
@@ -57,7 +57,7 @@ func (c *Client) Facts(ctx context.Context, nodeRegion string) []planapi.Evidenc
 			return notRead(fmt.Sprintf("ShowCluster %s: %s", id, why))
 		}
 		cluster = &ccemodel.Cluster{Metadata: resp.Metadata, Spec: resp.Spec, Status: resp.Status}
-		how = "ShowCluster " + id
+		how = func(name, _ string) string { return fmt.Sprintf("ShowCluster %s (cluster %s)", id, name) }
 	} else {
 		var resp *ccemodel.ListClustersResponse
 		if why := c.call(ctx, func() (err error) {
@@ -75,7 +75,9 @@ func (c *Client) Facts(ctx context.Context, nodeRegion string) []planapi.Evidenc
 			return notRead(fmt.Sprintf("ListClusters (region %s): %s; pass --cce-cluster-id", c.Region(), why))
 		}
 		cluster = matched
-		how = "ListClusters, the cluster whose endpoint is the kubeconfig's server " + c.cfg.ServerURL + ","
+		how = func(name, id string) string {
+			return fmt.Sprintf("ListClusters, cluster %s (%s) by its endpoint %s", name, id, c.cfg.ServerURL)
+		}
 	}
 	return clusterEvidence(cluster, how)
 }
@@ -89,8 +91,8 @@ func notRead(why string) []planapi.Evidence {
 	return out
 }
 
-// clusterEvidence turns one cluster of the CCE API into evidence.
-func clusterEvidence(cl *ccemodel.Cluster, how string) []planapi.Evidence {
+// clusterEvidence turns one cluster of the CCE API into evidence; how says how it was found.
+func clusterEvidence(cl *ccemodel.Cluster, how func(name, id string) string) []planapi.Evidence {
 	name, id := "", ""
 	if cl.Metadata != nil {
 		name = cl.Metadata.Name
@@ -98,7 +100,7 @@ func clusterEvidence(cl *ccemodel.Cluster, how string) []planapi.Evidence {
 			id = *cl.Metadata.Uid
 		}
 	}
-	what := fmt.Sprintf("%s: %s cluster %s (%s)", SourceCCE, how, name, id)
+	what := SourceCCE + ": " + how(name, id)
 	var category, mode, proxy string
 	if s := cl.Spec; s != nil {
 		if s.Category != nil {
