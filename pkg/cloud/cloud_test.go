@@ -267,3 +267,27 @@ func TestELBByAnyAddress(t *testing.T) {
 		t.Errorf("%+v", lb)
 	}
 }
+
+// TestPaging: lists are read page after page, by page_info.next_marker, even when the server
+// caps pages below the limit asked.
+func TestPaging(t *testing.T) {
+	st := state()
+	st.PageSize = 2
+	d := clouddouble.Start(t, st)
+	env(t, d, false)
+	c := client(d, "c-1")
+	c.Facts(context.Background(), clouddouble.Region)
+	lb := c.ELBs(context.Background(), []cloud.Ref{{ID: "lb-1"}}).For(cloud.Ref{ID: "lb-1"})
+	if lb == nil || lb.Unread != "" || len(lb.Listeners) != 1 || lb.Listeners[0].Members != 8 || lb.Listeners[0].Unhealthy != 3 {
+		t.Fatalf("%+v", lb)
+	}
+	pages := 0
+	for _, r := range d.Requests() {
+		if strings.Contains(r, "/elb/members") {
+			pages++
+		}
+	}
+	if pages != 4 {
+		t.Errorf("%d pages of 8 members at 2 a page, want 4: %v", pages, d.Requests())
+	}
+}

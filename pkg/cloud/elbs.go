@@ -263,8 +263,9 @@ func deref[T any](p *[]T) []T {
 	return *p
 }
 
-// pages calls list for each page (marker nil first) until a page is not full or has no next
-// marker; each page is one request within the run's bounds.
+// pages calls list for each page (marker nil first) while the answer names a next marker
+// (page_info.next_marker) that is new and the page was not empty, whatever the page's size (a
+// server may cap it below the limit asked); each page is one request within the run's bounds.
 func (r elbReader) pages(list func(marker *string) (*elbmodel.PageInfo, int, error)) string {
 	var marker *string
 	for {
@@ -276,7 +277,7 @@ func (r elbReader) pages(list func(marker *string) (*elbmodel.PageInfo, int, err
 		}); why != "" {
 			return why
 		}
-		if info == nil || info.NextMarker == nil || *info.NextMarker == "" || n < PageLimit {
+		if info == nil || info.NextMarker == nil || *info.NextMarker == "" || n == 0 || (marker != nil && *marker == *info.NextMarker) {
 			return ""
 		}
 		marker = info.NextMarker

@@ -90,6 +90,10 @@ type State struct {
 	Fail map[string]int
 	// Token, when set, is the security token the requests must carry (temporary credentials).
 	Token string
+	// PageSize, when set, caps every ELB list page at that many items (whatever the limit
+	// asked), the next page named by page_info.next_marker (the last item's id), as the ELB v3
+	// API pages with limit and marker.
+	PageSize int
 }
 
 // Server is a running double.
@@ -326,7 +330,22 @@ func (s *Server) serveELB(w http.ResponseWriter, what string, q map[string][]str
 	if items == nil {
 		items = []any{}
 	}
-	writeJSON(w, map[string]any{"request_id": "req-" + what, what: items, "page_info": map[string]any{"current_count": len(items)}})
+	page := map[string]any{}
+	if m := q["marker"]; len(m) > 0 { // the page after the item with that id
+		for i, it := range items {
+			if it.(map[string]any)["id"] == m[0] {
+				items = items[i+1:]
+				page["previous_marker"] = m[0]
+				break
+			}
+		}
+	}
+	if n := st.PageSize; n > 0 && len(items) > n {
+		items = items[:n]
+		page["next_marker"] = items[n-1].(map[string]any)["id"]
+	}
+	page["current_count"] = len(items)
+	writeJSON(w, map[string]any{"request_id": "req-" + what, what: items, "page_info": page})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
