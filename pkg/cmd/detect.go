@@ -62,8 +62,9 @@ shows the evidence that decided it; --verbose shows every signal tried. A fact n
 
 Signals that can't be read (forbidden, missing, timed out) are reported, not errors. At most 6
 API requests are made. With --cloud, CCE's own API adds the network model, flavor and kube-proxy
-mode (evidence cce-api, confidence high); what it could not read is evidence too. Exit status: 0, or 2 on an error (API server unreachable, credentials
-rejected, bad flags).`,
+mode (evidence cce-api, confidence high); what it could not read is evidence too, never an error.
+
+Exit status: 0, or 2 on an error (API server unreachable, credentials rejected, bad flags).`,
 		Example: detectExample,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
