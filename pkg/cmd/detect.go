@@ -27,7 +27,10 @@ var detectExample = `  # What elbfix believes about the current cluster, and why
   kubectl elbfix detect -o json
 
   # State what detection can't tell (here: kube-proxy's mode on CCE)
-  kubectl elbfix detect --proxy-mode ipvs`
+  kubectl elbfix detect --proxy-mode ipvs
+
+  # Ask CCE's own API (opt-in; credentials from HUAWEICLOUD_SDK_AK/SK or the SDK's profile)
+  kubectl elbfix detect --cloud --region ap-southeast-1`
 
 // DetectOptions holds the flags and state of `kubectl elbfix detect`.
 type DetectOptions struct {
@@ -37,6 +40,7 @@ type DetectOptions struct {
 	Output    string
 	Verbose   bool
 	Overrides detect.Overrides
+	Cloud     cloudOptions
 }
 
 // NewDetectOptions returns the defaults.
@@ -57,8 +61,10 @@ shows the evidence that decided it; --verbose shows every signal tried. A fact n
 "unknown": svc and scan then evaluate every possibility; pass the override flag to settle it.
 
 Signals that can't be read (forbidden, missing, timed out) are reported, not errors. At most 6
-API requests are made. Exit status: 0, or 2 on an error (API server unreachable, credentials
-rejected, bad flags).`,
+API requests are made. With --cloud, CCE's own API adds the network model, flavor and kube-proxy
+mode (evidence cce-api, confidence high); what it could not read is evidence too, never an error.
+
+Exit status: 0, or 2 on an error (API server unreachable, credentials rejected, bad flags).`,
 		Example: detectExample,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -75,12 +81,14 @@ rejected, bad flags).`,
 	detectOutputFlag.add(c, &o.Output, "o", "")
 	f.BoolVar(&o.Verbose, "verbose", false, "List every signal tried, also those that told nothing or could not be read")
 	addFactFlags(c, &o.Overrides)
+	addCloudFlags(c, &o.Cloud)
 	return c
 }
 
 // Complete fills in what the flags imply.
 func (o *DetectOptions) Complete() error {
 	o.Overrides = o.Overrides.WithEnv()
+	o.Cloud.complete()
 	return nil
 }
 
@@ -92,7 +100,7 @@ func (o *DetectOptions) Validate() error {
 	if err := o.Overrides.Validate(); err != nil {
 		return usageError{err}
 	}
-	return nil
+	return o.Cloud.validate()
 }
 
 // Run detects and prints the facts.
@@ -104,7 +112,7 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cluster, err := detect.Detect(ctx, cfg, o.Overrides)
+	cluster, err := o.Cloud.detect(ctx, cfg, o.Overrides)
 	if err != nil {
 		return serverError(err, "detecting the cluster facts")
 	}

@@ -17,6 +17,7 @@ func TestEnumFlagsOneTable(t *testing.T) {
 		{"svc", dryRunFlag}, {"svc", strategyFlag}, {"svc", svcOutputFlag},
 		{"scan", scanOutputFlag}, {"scan", failOnFlag}, {"detect", detectOutputFlag}, {"version", versionOutputFlag},
 		{"policy", policyModeFlag}, {"policy", policyOutputFlag},
+		{"detect", cloudCredentialsFlag}, {"svc", cloudCredentialsFlag}, {"scan", cloudCredentialsFlag},
 	} {
 		c, _, err := root.Find([]string{tc.cmd})
 		if err != nil {

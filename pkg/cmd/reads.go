@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/pager"
 
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/cloud"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
@@ -29,6 +30,7 @@ type reads struct {
 	backends  backendIndex                 // pods, only where a rule needs them
 	peers     map[string][]*corev1.Service // Services by kubernetes.io/elb.id
 	elbCache  *plan.ELBCache
+	cloud     *cloud.ELBs // what the ELB API said (--cloud); nil when off
 }
 
 // readFor reads the node count and the EndpointSlices (only when there are LoadBalancer
@@ -55,6 +57,9 @@ func (r *reads) input(cluster plan.Cluster, svc *corev1.Service, strategy string
 		Events: r.events[key], EndpointCount: -1, ELBCache: r.elbCache}
 	if id := svc.Annotations[elb.AnnID]; id != "" {
 		in.SameELB = r.peers[id]
+	}
+	if ref, ok := elbRef(svc); ok && r.cloud != nil {
+		in.Cloud = r.cloud.For(ref)
 	}
 	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 		in.NodeCount = r.nodes

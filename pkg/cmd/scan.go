@@ -49,6 +49,7 @@ type ScanOptions struct {
 	FailOn        string
 	Ignore        []string
 	Overrides     detect.Overrides
+	Cloud         cloudOptions
 	NoHeaders     bool
 
 	namespace string
@@ -87,12 +88,14 @@ A finding can be ignored per Service with the annotation
 	failOnFlag.add(c, &o.FailOn, "", plan.SeverityError)
 	f.StringSliceVar(&o.Ignore, "ignore", nil, "Finding ids to ignore in this run (repeatable or comma-separated)")
 	addFactFlags(c, &o.Overrides)
+	addCloudFlags(c, &o.Cloud)
 	return c
 }
 
 // Complete resolves the namespace and the environment's overrides.
 func (o *ScanOptions) Complete() error {
 	o.Overrides = o.Overrides.WithEnv()
+	o.Cloud.complete()
 	if o.AllNamespaces {
 		return nil
 	}
@@ -127,7 +130,7 @@ func (o *ScanOptions) Validate() error {
 			return usageErrorf("invalid value %q for --cluster-version: %v", o.Overrides.ClusterVersion, err)
 		}
 	}
-	return nil
+	return o.Cloud.validate()
 }
 
 // Run lists, plans and reports. It never writes.
@@ -158,7 +161,7 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 		wg                sync.WaitGroup
 	)
 	wg.Add(3)
-	go func() { defer wg.Done(); cluster, detectErr = detect.Detect(ctx, cfg, o.Overrides) }()
+	go func() { defer wg.Done(); cluster, detectErr = o.Cloud.detect(ctx, cfg, o.Overrides) }()
 	go func() { defer wg.Done(); svcs, svcErr = o.listServices(ctx, &scanned) }()
 	go func() { defer wg.Done(); events = serviceEvents(ctx, o.client, o.namespace) }()
 	wg.Wait()
@@ -170,7 +173,7 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 		stop()
 		return svcErr
 	}
-	r := reads{events: events, peers: plan.GroupByELB(svcs), elbCache: plan.NewELBCache()}
+	r := reads{events: events, peers: plan.GroupByELB(svcs), elbCache: plan.NewELBCache(), cloud: o.Cloud.readELBs(ctx, svcs)}
 	r.readFor(ctx, o.client, o.namespace, cluster, svcs)
 	// Each plan depends only on its own Service and the shared, read-only data above: plan them
 	// on every core.

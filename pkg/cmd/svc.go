@@ -49,6 +49,7 @@ type SvcOptions struct {
 	Strategy  string
 	Output    string
 	Overrides detect.Overrides
+	Cloud     cloudOptions
 	// ExplainHealth adds, per Service, how the ELB's health check works and what it is set to.
 	ExplainHealth bool
 	// Explain adds the details behind each verdict: the cells with their sources, the evidence
@@ -106,6 +107,7 @@ every mode but offline -o manifest, an error finding that no patch clears (noFix
 	f.BoolVarP(&o.InPlace, "in-place", "i", false, "Offline (-f): write each changed file back in place, every other byte kept (not with stdin)")
 	f.BoolVar(&o.ExplainHealth, "explain-health", false, "Also explain the ELB health check of each Service (TCP SYN, SYN-ACK, ACK, then RST: the 'Connection reset by peer' logs) and its settings")
 	addFactFlags(c, &o.Overrides)
+	addCloudFlags(c, &o.Cloud)
 	return c
 }
 
@@ -129,6 +131,7 @@ func registerEnumCompletion(c *cobra.Command, flag string, values ...string) {
 func (o *SvcOptions) Complete(args []string) error {
 	o.names = args
 	o.Overrides = o.Overrides.WithEnv()
+	o.Cloud.complete()
 	o.color = report.IsTerminal(o.Out) && os.Getenv("NO_COLOR") == ""
 	if o.Filename != "" {
 		o.namespace = "default"
@@ -174,6 +177,12 @@ func (o *SvcOptions) Validate() error {
 		return usageErrorf("name the Services: kubectl elbfix svc NAME [NAME...], -l SELECTOR or -f FILE")
 	case sources > 1:
 		return usageErrorf("give Service names, -l SELECTOR or -f FILE, not several of them")
+	}
+	if err := o.Cloud.validate(); err != nil {
+		return err
+	}
+	if o.Filename != "" && o.Cloud.Enabled {
+		return usageErrorf("--cloud reads the cloud for a live cluster; with -f (offline) nothing but the files is read")
 	}
 	if o.Filename != "" && o.DryRun == dryRunServer {
 		return usageErrorf("--dry-run=server needs a cluster; with -f (offline) use --dry-run=client")

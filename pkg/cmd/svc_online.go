@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/apply"
-	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/patch"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
@@ -41,7 +40,7 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 	)
 	go func() {
 		defer close(detected)
-		cluster, detectErr = detect.Detect(ctx, cfg, o.Overrides)
+		cluster, detectErr = o.Cloud.detect(ctx, cfg, o.Overrides)
 	}()
 	r, svcs, err := o.readServices(ctx)
 	<-detected
@@ -57,6 +56,8 @@ func (o *SvcOptions) runOnline(ctx context.Context) error {
 		cluster.Evidence = append(cluster.Evidence, plan.Evidence{Fact: "sameELBServices", Value: "namespace " + o.namespace,
 			Source: "not checked: " + o.peersUnchecked, Confidence: plan.ConfidenceNone, Signal: "services-all-namespaces"})
 	}
+	// The ELB API (--cloud) is asked once the facts are detected: detection finds the cluster.
+	r.cloud = o.Cloud.readELBs(ctx, svcs)
 	if len(svcs) <= perServiceLimit {
 		r.readBackends(ctx, o.client, cluster, svcs)
 	} else {

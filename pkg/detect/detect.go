@@ -60,7 +60,11 @@ const (
 	SignalNetworkModel   = "network-model"         // the flavor implied by the network model
 	SignalProxyConfigMap = "kube-proxy-configmap"  // ConfigMap kube-system/kube-proxy
 	SignalProxyMode      = "kube-proxy-proxymode"  // GET /api/v1/nodes/NODE:10249/proxy/proxyMode
+	SignalCCEAPI         = planapi.SignalCloud     // the cloud's own cluster API (--cloud, pkg/cloud)
 )
+
+// LabelRegion is the nodes' region label, which --cloud uses when no region is given.
+const LabelRegion = "topology.kubernetes.io/region"
 
 // Bounds of detection.
 const (
@@ -164,11 +168,30 @@ func Detect(ctx context.Context, cfg *rest.Config, o Overrides) (planapi.Cluster
 	return detect(ctx, cfg, o, defaultLimits)
 }
 
+// CloudFacts reads cluster facts from outside the Kubernetes API: the cloud's own API (--cloud,
+// pkg/cloud). nodeRegion is the LabelRegion of the nodes detection read ("" when none had it).
+// Its evidence enters the inference like any other signal, and conflicts with the Kubernetes
+// API's signals are reported as such; evidence of facts not in Facts is dropped.
+type CloudFacts func(ctx context.Context, nodeRegion string) []planapi.Evidence
+
+// DetectWithCloud is Detect with the evidence of cloud added (nil: Detect). cloud is asked only
+// when the API server answered.
+func DetectWithCloud(ctx context.Context, cfg *rest.Config, o Overrides, cloud CloudFacts) (planapi.Cluster, error) {
+	return detectWith(ctx, cfg, o, defaultLimits, cloud)
+}
+
 func detect(ctx context.Context, cfg *rest.Config, o Overrides, l limits) (planapi.Cluster, error) {
+	return detectWith(ctx, cfg, o, l, nil)
+}
+
+func detectWith(ctx context.Context, cfg *rest.Config, o Overrides, l limits, cloud CloudFacts) (planapi.Cluster, error) {
 	o = o.WithEnv()
 	r, err := fetch(ctx, cfg, o, l)
 	if err != nil {
 		return Offline(o), err
+	}
+	if cloud != nil {
+		r.extra = cloud(ctx, r.nodeRegion())
 	}
 	return infer(r, o), nil
 }

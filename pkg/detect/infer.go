@@ -31,6 +31,9 @@ func (c clues) none(fact, signal, format string, a ...any) {
 func infer(r *reads, o Overrides) planapi.Cluster {
 	c := clues{}
 	cl := planapi.Cluster{Evidence: []planapi.Evidence{}}
+	for _, e := range r.extra {
+		c[e.Fact] = append(c[e.Fact], e)
+	}
 
 	// Version, and ipMode from it.
 	if o.ClusterVersion != "" {

@@ -455,3 +455,47 @@ func TestDetectProbeTargets(t *testing.T) {
 		t.Errorf("probeTargets = %v, want [r a]", got)
 	}
 }
+
+// TestCloudEvidence: the cloud's evidence (DetectWithCloud, --cloud) is weighed like any other
+// signal: it outweighs weaker Kubernetes-API signals, with a conflict; an equally strong one
+// (kube-proxy's own answer) leaves the fact unknown, with a conflict; an override still wins;
+// evidence that told nothing changes nothing; and the nodes' region label is what it is asked with.
+func TestCloudEvidence(t *testing.T) {
+	cce := func(fact, value string) planapi.Evidence {
+		return planapi.Evidence{Fact: fact, Value: value, Confidence: planapi.ConfidenceHigh, Signal: SignalCCEAPI, Source: "cce-api: ShowCluster c-1: " + value}
+	}
+	cloud := []planapi.Evidence{cce(FactNetworkModel, planapi.NetworkTunnel), cce(FactProxyMode, planapi.ProxyIPVS), cce(FactFlavor, planapi.FlavorCCEStandard)}
+	base := func() reads {
+		return reads{nodes: nodes(node("192.168.0.212", cceStandardLabels, "", "10.0.0.0/25")), proxyCM: proxyCM("kind: KubeProxyConfiguration\nmode: iptables\n")}
+	}
+	for _, tc := range []struct {
+		name  string
+		r     reads
+		o     Overrides
+		extra []planapi.Evidence
+		want  facts
+	}{
+		{"cloud outweighs the pod CIDR and the ConfigMap", base(), Overrides{}, cloud,
+			facts{network: planapi.NetworkTunnel, proxy: planapi.ProxyIPVS, flavor: planapi.FlavorCCEStandard, conflicts: []string{"networkModel", "proxyMode"}, evidence: []string{"cce-api: ShowCluster c-1"}}},
+		{"kube-proxy's own answer is as strong: unknown", func() reads {
+			r := base()
+			r.probes = []probe{{node: "a", path: "/api/v1/nodes/a:10249/proxy/proxyMode", body: "iptables"}}
+			return r
+		}(), Overrides{}, cloud, facts{proxy: planapi.Unknown, conflicts: []string{"networkModel", "proxyMode"}}},
+		{"an override wins", base(), Overrides{ProxyMode: "iptables"}, cloud, facts{proxy: planapi.ProxyIPTables, conflicts: []string{"networkModel", "proxyMode"}}},
+		{"not read: nothing changes", base(), Overrides{}, []planapi.Evidence{{Fact: FactNetworkModel, Value: planapi.Unknown, Confidence: planapi.ConfidenceNone, Signal: SignalCCEAPI, Source: "cce-api: not read: no credentials"}},
+			facts{network: planapi.NetworkVPC, proxy: planapi.ProxyIPTables, evidence: []string{"cce-api: not read: no credentials"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(EnvNetworkModel, "")
+			t.Setenv(EnvProxyMode, "")
+			r := absent(tc.r)
+			r.extra = tc.extra
+			checkFacts(t, infer(r, tc.o.WithEnv()), tc.want)
+		})
+	}
+	r := reads{nodes: nodes(node("a", map[string]string{LabelRegion: "ap-southeast-3"}, ""))}
+	if got := r.nodeRegion(); got != "ap-southeast-3" {
+		t.Errorf("nodeRegion %q", got)
+	}
+}

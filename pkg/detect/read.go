@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/planapi"
 )
 
 // Where the signals are read (docs/domain.md §5).
@@ -68,6 +70,21 @@ type reads struct {
 	probeSkipped string
 	// nodeSample is the limit the nodes were listed with.
 	nodeSample int
+	// extra is the evidence from outside the Kubernetes API (DetectWithCloud).
+	extra []planapi.Evidence
+}
+
+// nodeRegion is the first LabelRegion of the nodes read ("" when none has it).
+func (r *reads) nodeRegion() string {
+	if r.nodes == nil || r.nodes.err != nil || r.nodes.obj == nil {
+		return ""
+	}
+	for _, n := range r.nodes.obj.Items {
+		if v := n.Labels[LabelRegion]; v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // fetch reads the signals the facts not overridden need: /version, a sample of nodes, the two

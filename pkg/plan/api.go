@@ -51,6 +51,7 @@ const (
 	SourceUpstream           = planapi.SourceUpstream
 	SourceInferred           = planapi.SourceInferred
 	SourceEvidence           = planapi.SourceEvidence
+	SignalCloud              = planapi.SignalCloud
 	CellVendor               = planapi.CellVendor
 	CellDerived              = planapi.CellDerived
 	HostSameNode             = planapi.HostSameNode

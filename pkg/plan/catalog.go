@@ -14,6 +14,9 @@ const (
 	FindingELBMemberQuotaExceeded          = "elb-member-quota-exceeded"
 	FindingHealthCheckConfig               = "healthcheck-config"
 	FindingOpenSourceCCMDialect            = "opensource-ccm-dialect"
+	FindingELBMembersUnhealthy             = "elb-members-unhealthy"
+	FindingELBHealthCheckPortMismatch      = "elb-healthcheck-port-mismatch"
+	FindingELBMemberQuotaNear              = "elb-member-quota-near"
 )
 
 // CatalogEntry describes one finding id once: its id, its severity as documented (a rule when
@@ -81,6 +84,15 @@ var Catalog = []CatalogEntry{
 	{ID: FindingOpenSourceCCMDialect, Severity: SeverityInfo,
 		When:   "elb.class: shared/dedicated (the open-source cloud-provider-huaweicloud dialect): pass-through does not exist there",
 		Remedy: "only the policy fix applies (externalTrafficPolicy: Cluster), or the ClusterIP or DNS name NAME.NAMESPACE.svc inside the cluster"},
+	{ID: FindingELBMembersUnhealthy, Severity: SeverityWarning,
+		When:   "--cloud: the ELB API reports members of the Service's pools whose health check fails (operating_status OFFLINE), with the count",
+		Remedy: "check the health check's protocol and port and the backends on those members; the ELB sends them no traffic"},
+	{ID: FindingELBHealthCheckPortMismatch, Severity: SeverityWarning,
+		When:   "--cloud: the pool's health monitor probes a fixed port (monitor_port) that is none of the members' ports, the Service's ports, NodePorts, target ports or health-check NodePort",
+		Remedy: "point the health check at the port the backends serve (kubernetes.io/elb.health-check-option(s)), or remove the fixed port"},
+	{ID: FindingELBMemberQuotaNear, Severity: SeverityWarning,
+		When:   "--cloud: a pool of the Service holds 80% or more of the project's members_per_pool quota as the ELB API counts it (at the quota, CCE's next member update fails with ELB.8905), before any Event says so",
+		Remedy: "raise the members_per_pool quota before the next change of the Service's backends; see elb-member-quota-exceeded"},
 }
 
 // catalogByID indexes Catalog.

@@ -59,6 +59,9 @@ type Input struct {
 	// EndpointCount is the number of the Service's endpoints (ready backend pods); negative when
 	// unknown. Left at 0 it means no endpoints: the member count of a Local Service is then 0.
 	EndpointCount int
+	// Cloud is what the ELB API says about the Service's load balancer (--cloud); nil when the
+	// cloud was not asked (the default) or the Service names no ELB the API could be asked about.
+	Cloud *CloudELB
 }
 
 // RefusedError is returned by Decide when a forced --strategy cannot work for the Service. Its
@@ -160,6 +163,7 @@ type facts struct {
 	quota     quotaEvents // recent member-quota Events
 	nodes     int         // Input.NodeCount (<= 0 unknown)
 	endpoints int         // Input.EndpointCount (< 0 unknown)
+	cloud     *CloudELB   // Input.Cloud
 }
 
 // Decide computes the verdict and fix for one Service. m is the access matrix (nil: the embedded
@@ -223,7 +227,7 @@ func Decide(in Input, m *matrix.Matrix) (ServicePlan, error) {
 	if strategy == StrategyAuto {
 		sp.NoFix = f.noFix(cur, sp.Findings, fix)
 	}
-	sp.Notes = f.notes()
+	sp.Notes = append(f.notes(), f.cloudNotes()...)
 	return sp, nil
 }
 
@@ -245,6 +249,7 @@ func newFacts(in Input, m *matrix.Matrix, info elb.Info, probs []elb.Problem) *f
 		offline:        in.Offline,
 		nodes:          in.NodeCount,
 		endpoints:      in.EndpointCount,
+		cloud:          in.Cloud,
 	}
 	now := in.Now
 	if now.IsZero() {
@@ -461,6 +466,13 @@ func (f *facts) evaluate(st state) []Finding {
 	out = append(out, f.healthChecks()...)
 	if q := f.memberQuota(st); q != nil {
 		out = append(out, *q)
+	}
+	// What the ELB API reports (--cloud) is about the ELB as it is; a fix of the policy or
+	// pass-through does not clear it, so it holds in every state (and shows as residual).
+	for _, c := range []*Finding{f.membersUnhealthy(), f.healthCheckPortMismatch(), f.memberQuotaNear()} {
+		if c != nil {
+			out = append(out, *c)
+		}
 	}
 	if f.lb && f.info.Dialect == elb.DialectOpenSourceCCM {
 		out = append(out, Finding{ID: FindingOpenSourceCCMDialect, Severity: SeverityInfo,

@@ -48,6 +48,10 @@ const (
 	ConfidenceNone     = "none"
 )
 
+// SignalCloud is the Evidence.Signal of what the cloud's own cluster API told (--cloud); the
+// Source of such evidence starts with it too.
+const SignalCloud = "cce-api"
+
 // Strategies (--strategy).
 const (
 	StrategyAuto        = "auto"

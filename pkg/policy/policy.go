@@ -96,6 +96,9 @@ var NotExpressible = map[string]string{
 	plan.FindingELBMemberQuotaExceeded:          "needs the Service's Events and its member count (nodes, endpoints): run kubectl elbfix svc or scan",
 	plan.FindingDetectionIncomplete:             "is about detection, not the Service: the facts are fixed in the ConfigMap, and an unknown fact makes the rules cover every possibility",
 	plan.FindingPassThroughUnsupportedVersion:   "cannot happen where admission policies run (v1.28 and later; pass-through needs v1.19)",
+	plan.FindingELBMembersUnhealthy:             "needs the ELB API (the pool's members and their health): run kubectl elbfix svc or scan with --cloud",
+	plan.FindingELBHealthCheckPortMismatch:      "needs the ELB API (the health monitor actually configured): run kubectl elbfix svc or scan with --cloud",
+	plan.FindingELBMemberQuotaNear:              "needs the ELB API (the pool's members and the members_per_pool quota): run kubectl elbfix svc or scan with --cloud",
 }
 
 // Expressible lists the per-object findings the policies check, errors first.

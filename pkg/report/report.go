@@ -161,10 +161,17 @@ func WriteCluster(w io.Writer, c plan.Cluster) {
 		version = plan.Unknown
 	}
 	fmt.Fprintf(w, "Cluster: network model %s, kube-proxy mode %s, version %s\n", c.NetworkModel, c.ProxyMode, version)
-	// Signals that told nothing (not readable, absent) are left to `kubectl elbfix detect -v`.
+	// Signals that told nothing (not readable, absent) are left to `kubectl elbfix detect -v`,
+	// but for the cloud's, which the user asked for (--cloud): what it could not read is said,
+	// once.
+	said := map[string]bool{}
 	for _, e := range c.Evidence {
-		if e.Confidence != "none" {
+		switch {
+		case e.Confidence != plan.ConfidenceNone:
 			fmt.Fprintf(w, "  %s=%s: %s (%s)\n", e.Fact, e.Value, e.Source, e.Confidence)
+		case e.Signal == plan.SignalCloud && !said[e.Source]:
+			said[e.Source] = true
+			fmt.Fprintf(w, "  %s\n", e.Source)
 		}
 	}
 	for _, cf := range c.Conflicts {
