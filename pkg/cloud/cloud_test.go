@@ -205,6 +205,22 @@ func TestFailuresAreEvidence(t *testing.T) {
 			}
 		})
 	}
+	// An endpoint that accepts and never answers: each read gives up after RequestTimeout (the
+	// test waits that long, twice) and says so.
+	t.Run("timeout", func(t *testing.T) {
+		st := state()
+		st.Hang = []string{"/clusters", "/elb/"}
+		d := clouddouble.Start(t, st)
+		env(t, d, false)
+		c := client(d, "c-1")
+		e := evidence(c.Facts(context.Background(), clouddouble.Region), "proxyMode")
+		unread := c.ELBs(context.Background(), []cloud.Ref{{ID: "lb-1"}}).For(cloud.Ref{ID: "lb-1"}).Unread
+		for _, msg := range []string{e.Source, unread} {
+			if !strings.Contains(msg, "timed out") {
+				t.Errorf("%q does not say the read timed out", msg)
+			}
+		}
+	})
 	t.Run("unreachable", func(t *testing.T) {
 		d := clouddouble.Start(t, state())
 		env(t, d, false)

@@ -88,6 +88,9 @@ type State struct {
 	MembersPerPool int32
 	// Fail answers requests whose path contains a key with that status code (e.g. 403, 429).
 	Fail map[string]int
+	// Hang leaves requests whose path contains a key unanswered until the client gives up (its
+	// timeout closes the connection), as an endpoint that accepts and never answers.
+	Hang []string
 	// Token, when set, is the security token the requests must carry (temporary credentials).
 	Token string
 	// PageSize, when set, caps every ELB list page at that many items (whatever the limit
@@ -169,6 +172,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		writeError(w, http.StatusUnauthorized, "APIGW.0301", "Incorrect IAM authentication information: "+err.Error())
 		return
+	}
+	for _, k := range st.Hang {
+		if strings.Contains(r.URL.Path, k) {
+			<-r.Context().Done()
+			return
+		}
 	}
 	for k, code := range st.Fail {
 		if strings.Contains(r.URL.Path, k) {
