@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -33,8 +34,8 @@ type reads struct {
 func (r *reads) readFor(ctx context.Context, client kubernetes.Interface, namespace string, cluster plan.Cluster, svcs []*corev1.Service) {
 	lb, local := false, false
 	for _, s := range svcs {
-		lb = lb || s.Spec.Type == corev1.ServiceTypeLoadBalancer
-		local = local || s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && len(s.Spec.Selector) > 0
+		lb = lb || needsEndpoints(s)
+		local = local || needsBackends(s)
 	}
 	if lb {
 		r.nodes = countNodes(ctx, client)
@@ -42,6 +43,41 @@ func (r *reads) readFor(ctx context.Context, client kubernetes.Interface, namesp
 	}
 	if local && cluster.NetworkModel == plan.NetworkTurbo {
 		r.backends = backendPods(ctx, client, namespace)
+	}
+}
+
+// needsEndpoints: a LoadBalancer Service, for which the node count and the EndpointSlices are
+// read (the ELB member quota rules).
+func needsEndpoints(s *corev1.Service) bool { return s.Spec.Type == corev1.ServiceTypeLoadBalancer }
+
+// needsBackends: a Local Service with a selector, for which the pods are read on CCE Turbo.
+func needsBackends(s *corev1.Service) bool {
+	return s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && len(s.Spec.Selector) > 0
+}
+
+// seen is a condition that a Service read may meet (needsEndpoints, needsBackends), so that a
+// read that depends on it can start as soon as it holds rather than after the whole list.
+type seen struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newSeen() *seen { return &seen{ch: make(chan struct{})} }
+
+func (c *seen) set() { c.once.Do(func() { close(c.ch) }) }
+
+// wait returns true as soon as the condition holds, false once done is closed without it.
+func (c *seen) wait(done <-chan struct{}) bool {
+	select {
+	case <-c.ch:
+		return true
+	case <-done:
+		select {
+		case <-c.ch:
+			return true
+		default:
+			return false
+		}
 	}
 }
 
