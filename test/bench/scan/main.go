@@ -643,6 +643,7 @@ type requestTimes struct {
 	mu    sync.Mutex
 	byKey map[string]*requestTime
 	keys  []string
+	spans [][2]time.Time // each request's start and end
 }
 
 type requestTime struct {
@@ -672,6 +673,8 @@ func (r *requestTimes) observer(throttle bool) clientmetrics.LatencyMetric {
 		} else {
 			t.n++
 			t.total += latency
+			now := time.Now()
+			r.spans = append(r.spans, [2]time.Time{now.Add(-latency), now})
 		}
 	})
 }
@@ -679,9 +682,11 @@ func (r *requestTimes) observer(throttle bool) clientmetrics.LatencyMetric {
 func (r *requestTimes) reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.byKey, r.keys = map[string]*requestTime{}, nil
+	r.byKey, r.keys, r.spans = map[string]*requestTime{}, nil, nil
 }
 
+// summary sums the requests' times (concurrent requests overlap) and tells the time with at
+// least one request in flight from the time with none (decide, patch, JSON).
 func (r *requestTimes) summary(wall time.Duration) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -690,8 +695,20 @@ func (r *requestTimes) summary(wall time.Duration) string {
 	for _, t := range r.byKey {
 		n, total, throttle = n+t.n, total+t.total, throttle+t.throttle
 	}
-	return fmt.Sprintf("%d API requests: %.2fs in requests, of it %.2fs waiting for the client-side rate limiter; %.2fs outside requests (decide, patch, JSON)",
-		n, total.Seconds(), throttle.Seconds(), (wall - total).Seconds())
+	slices.SortFunc(r.spans, func(a, b [2]time.Time) int { return a[0].Compare(b[0]) })
+	var busy time.Duration
+	var end time.Time
+	for _, sp := range r.spans {
+		if sp[0].After(end) {
+			end = sp[0]
+		}
+		if sp[1].After(end) {
+			busy += sp[1].Sub(end)
+			end = sp[1]
+		}
+	}
+	return fmt.Sprintf("%d API requests: %.2fs summed, of it %.2fs waiting for the client-side rate limiter; %.2fs with a request in flight, %.2fs with none (decide, patch, JSON)",
+		n, total.Seconds(), throttle.Seconds(), busy.Seconds(), (wall - busy).Seconds())
 }
 
 func (r *requestTimes) table() string {
