@@ -28,7 +28,7 @@ import (
 
 // The realistic cluster (issue #14): besides the Services, what scan reads in a real one.
 //
-//	Nodes           CCE-labelled (as /work/shared/examples/node-cce-turbo.yaml: node pool,
+//	Nodes           CCE-labelled (as examples/node-cce-turbo.yaml: node pool,
 //	                subnet id, container engine, OS), named by their private IP, Ready, no
 //	                spec.podCIDR (the tunnel network and CCE Turbo set none), so that
 //	                detection says CCE Standard with the tunnel network, and CCE Turbo once the
@@ -38,7 +38,7 @@ import (
 //	Events          60% about Services from the vendor's controller (source hws-cloudprovider:
 //	                EnsuringLoadBalancer, EnsuredLoadBalancer, SyncLoadBalancerFailed and 5% of
 //	                them the member-quota UpdateLoadBalancerFailed of
-//	                /work/shared/examples/event-member-quota.yaml), 40% unrelated (Pods,
+//	                examples/event-member-quota.yaml), 40% unrelated (Pods,
 //	                Deployments, Nodes: scheduler, kubelet, deployment controller), over the
 //	                last 36 hours
 //
