@@ -28,23 +28,21 @@ import (
 
 // The realistic cluster (issue #14): besides the Services, what scan reads in a real one.
 //
-//	Nodes           CCE-labelled (as examples/node-cce-turbo.yaml: node pool,
-//	                subnet id, container engine, OS), named by their private IP, Ready, no
-//	                spec.podCIDR (the tunnel network and CCE Turbo set none), so that
-//	                detection says CCE Standard with the tunnel network, and CCE Turbo once the
-//	                Turbo objects exist
+//	Nodes           CCE-labelled (as examples/node-cce-turbo.yaml: node pool, subnet id,
+//	                container engine, OS), named by their private IP, Ready, no spec.podCIDR
+//	                (the tunnel network and CCE Turbo set none), so that detection says CCE
+//	                Standard with the tunnel network, and CCE Turbo once the Turbo objects exist
 //	EndpointSlices  one per Service, as the endpointslice controller writes it (the Service's
 //	                labels, its owner reference), 1-20 endpoints (5% not ready) on the Nodes
 //	Events          60% about Services from the vendor's controller (source hws-cloudprovider:
-//	                EnsuringLoadBalancer, EnsuredLoadBalancer, SyncLoadBalancerFailed and 5% of
-//	                them the member-quota UpdateLoadBalancerFailed of
-//	                examples/event-member-quota.yaml), 40% unrelated (Pods,
-//	                Deployments, Nodes: scheduler, kubelet, deployment controller), over the
-//	                last 36 hours
+//	                EnsuringLoadBalancer, EnsuredLoadBalancer, SyncLoadBalancerFailed and, 5%
+//	                of them, the member-quota UpdateLoadBalancerFailed of
+//	                examples/event-member-quota.yaml), 40% unrelated (Pods, Deployments, Nodes:
+//	                scheduler, kubelet, deployment controller), over the last 36 hours
 //
 // The Turbo variant then adds the two objects detection reads (the NetworkAttachmentDefinition
 // kube-system/default-network with CNI type eni-neutron and the YangtseConfiguration default
-// with spec.eni, with their CRDs) and the Pods: as many per Service, spread over the Nodes
+// with spec.eni, with their CRDs) and the Pods: the same number for each Service, over the Nodes
 // (spec.nodeName set; no kubelet, so no status), matching the Service's selector, all of a
 // Service's pods hostNetwork for 10% of the Services.
 
