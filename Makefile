@@ -94,10 +94,12 @@ krew-test: dist
 	$(GO) test -count=1 ./hack/...
 	ELBFIX_DIST_DIR=$(CURDIR)/$(DIST) $(GO) test -count=1 -timeout 30m -v ./test/krew
 
-## bench: go test -bench for the pure logic, then the scan benchmark (test/bench/scan): 10,000
-## LoadBalancer Services in the test cluster, `kubectl elbfix scan -A -o json` timed against
-## `kubectl get svc -A -o json` and a raw protobuf LIST. BENCH_FLAGS passes flags to it, e.g.
-## BENCH_FLAGS='-runs 9 -profile tmp/prof'. Then the svc benchmark (test/bench/svc): `svc NAME
+## bench: go test -bench for the pure logic, then the scan benchmark (test/bench/scan): a
+## realistic cluster in the test cluster (10,000 LoadBalancer Services, 300 CCE Nodes, an
+## EndpointSlice a Service, 5,000 Events; then CCE Turbo with 30,000 Pods), `kubectl elbfix scan
+## -A -o json` timed against the LISTs it needs (decoded, and raw bytes: test/bench/floor) and
+## `kubectl get svc,endpointslices,events -A -o json`. BENCH_FLAGS passes flags to it, e.g.
+## BENCH_FLAGS='-runs 9 -profile tmp/prof' or '-turbo=false'. Then the svc benchmark (test/bench/svc): `svc NAME
 ## --dry-run` in a namespace of 1 Service and of 10,000, and against `kubectl get svc NAME -o
 ## yaml` (SVC_BENCH_FLAGS, e.g. '-runs 9'). A target missed is printed as MISS, not a failure.
 BENCH_FLAGS ?=

@@ -430,7 +430,7 @@ func TestBackendIndexHostNetwork(t *testing.T) {
 	}
 	idx := backendIndex{}
 	for _, p := range []*corev1.Pod{pod("a", "web", true), pod("a", "web", true), pod("a", "api", true), pod("a", "api", false), pod("b", "web", false)} {
-		idx[p.Namespace] = append(idx[p.Namespace], slimPod(p))
+		idx.add(p.Namespace, slimPod(p))
 	}
 	svc := func(ns, app string, local bool) *corev1.Service {
 		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": app}}}

@@ -153,17 +153,55 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 	var scanned atomic.Int64
 	stop := o.progress(&scanned)
 	// Detection, the Services and their Events are independent: read them at the same time.
+	// What readFor reads after the Services (svc does) starts here as soon as a Service read
+	// calls for it: the node count and the EndpointSlices at the first LoadBalancer Service,
+	// the pods at the first Local Service with a selector once detection says CCE Turbo.
 	var (
 		cluster           plan.Cluster
 		svcs              []*corev1.Service
 		events            map[string][]corev1.Event
 		detectErr, svcErr error
 		wg                sync.WaitGroup
+		r                 reads
 	)
-	wg.Add(3)
-	go func() { defer wg.Done(); cluster, detectErr = o.Cloud.detect(ctx, cfg, o.Overrides) }()
-	go func() { defer wg.Done(); svcs, svcErr = o.listServices(ctx, &scanned) }()
+	lb, local := newSeen(), newSeen()
+	detected, listed := make(chan struct{}), make(chan struct{})
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		defer close(detected)
+		cluster, detectErr = o.Cloud.detect(ctx, cfg, o.Overrides)
+	}()
+	go func() {
+		defer wg.Done()
+		defer close(listed)
+		svcs, svcErr = o.listServices(ctx, &scanned, func(s *corev1.Service) {
+			if needsEndpoints(s) {
+				lb.set()
+			}
+			if needsBackends(s) {
+				local.set()
+			}
+		})
+	}()
 	go func() { defer wg.Done(); events = serviceEvents(ctx, o.client, o.namespace) }()
+	go func() {
+		defer wg.Done()
+		if lb.wait(listed) {
+			r.nodes = countNodes(ctx, o.client)
+			r.endpoints = endpointCounts(ctx, o.client, o.namespace)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if !local.wait(listed) {
+			return
+		}
+		<-detected
+		if detectErr == nil && cluster.NetworkModel == plan.NetworkTurbo {
+			r.backends = backendPods(ctx, o.client, o.namespace)
+		}
+	}()
 	wg.Wait()
 	switch {
 	case detectErr != nil:
@@ -173,8 +211,8 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 		stop()
 		return svcErr
 	}
-	r := reads{events: events, peers: plan.GroupByELB(svcs), elbCache: plan.NewELBCache(), cloud: o.Cloud.readELBs(ctx, svcs)}
-	r.readFor(ctx, o.client, o.namespace, cluster, svcs)
+	r.events, r.peers, r.elbCache = events, plan.GroupByELB(svcs), plan.NewELBCache()
+	r.cloud = o.Cloud.readELBs(ctx, svcs)
 	// Each plan depends only on its own Service and the shared, read-only data above: plan them
 	// on every core.
 	// The ELB groups are formed from the Services scanned: others (outside the namespace, or
@@ -249,13 +287,15 @@ func (o *ScanOptions) progress(n *atomic.Int64) func() {
 	return func() { close(done); <-finished }
 }
 
-// listServices reads every Service in pages of pageSize.
-func (o *ScanOptions) listServices(ctx context.Context, n *atomic.Int64) ([]*corev1.Service, error) {
+// listServices reads every Service in pages of pageSize, calling read with each as it comes.
+func (o *ScanOptions) listServices(ctx context.Context, n *atomic.Int64, read func(*corev1.Service)) ([]*corev1.Service, error) {
 	var out []*corev1.Service
 	err := each(ctx, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 		return o.client.CoreV1().Services(o.namespace).List(ctx, opts)
 	}, metav1.ListOptions{LabelSelector: o.Selector}, func(obj runtime.Object) error {
-		out = append(out, obj.(*corev1.Service))
+		svc := obj.(*corev1.Service)
+		out = append(out, svc)
+		read(svc)
 		n.Add(1)
 		return nil
 	})

@@ -54,7 +54,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/test/bench/internal/benchkit"
 	"github.com/kubectl-elbfix/kubectl-elbfix/test/cluster"
@@ -68,8 +67,6 @@ const (
 	webELBID = "0b5e7c1d-2a3f-4e6b-8c9d-0a1b2c3d4e5f"
 	// workers create the Services concurrently, as test/bench/scan does.
 	workers = 16
-	// nodePortRange leaves room for the health-check NodePorts of the Local Services.
-	nodePortRange = "20000-40000"
 	// localPercent of the other Services have externalTrafficPolicy Local (benchkit's mix).
 	localPercent = 40
 )
@@ -131,14 +128,10 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 
-	fmt.Fprintf(os.Stderr, "bench: starting kube-apiserver + etcd (--service-node-port-range=%s)\n", nodePortRange)
-	started := time.Now()
-	b.c, err = cluster.Start(ctx, cluster.Options{Log: os.Stderr, ExtraAPIServerArgs: []string{"--service-node-port-range=" + nodePortRange}})
-	if err != nil {
-		return fmt.Errorf("starting the test cluster: %w", err)
+	if b.c, err = benchkit.StartCluster(ctx); err != nil {
+		return err
 	}
 	defer b.c.Stop()
-	fmt.Fprintf(os.Stderr, "bench: cluster ready in %s at %s\n", time.Since(started).Round(100*time.Millisecond), b.c.Server)
 	if err := os.Symlink(b.c.Kubectl, filepath.Join(b.binDir, "kubectl")); err != nil {
 		return err
 	}
@@ -269,15 +262,6 @@ func (b *bench) measure(ctx context.Context, cmds []*command) error {
 	return nil
 }
 
-// fastClient talks protobuf to the server with no client-side rate limit.
-func (b *bench) fastClient() (kubernetes.Interface, error) {
-	cfg := rest.CopyConfig(b.c.Config)
-	cfg.QPS, cfg.Burst = -1, 0
-	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf"
-	cfg.ContentType = "application/vnd.kubernetes.protobuf"
-	return kubernetes.NewForConfig(cfg)
-}
-
 // count is the number of Services in ns ("" for all) from one small LIST (limit 1 and
 // remainingItemCount).
 func (b *bench) count(ctx context.Context, ns string) (int, error) {
@@ -295,7 +279,7 @@ func (b *bench) count(ctx context.Context, ns string) (int, error) {
 // load creates the namespaces, web in both, and the other Services of big, with their ELB
 // status, on 16 workers.
 func (b *bench) load(ctx context.Context) (time.Duration, error) {
-	cs, err := b.fastClient()
+	cs, err := benchkit.FastClient(b.c.Config)
 	if err != nil {
 		return 0, err
 	}
@@ -306,7 +290,7 @@ func (b *bench) load(ctx context.Context) (time.Duration, error) {
 	}
 	started := time.Now()
 	for _, ns := range []string{nsOne, nsBig} {
-		if err := create(ctx, cs, webService(ns)); err != nil {
+		if _, err := benchkit.CreateService(ctx, cs, webService(ns)); err != nil {
 			return 0, err
 		}
 	}
@@ -315,7 +299,7 @@ func (b *bench) load(ctx context.Context) (time.Duration, error) {
 	var done atomic.Int64
 	err = benchkit.Parallel(ctx, workers, others, func(i int) error {
 		svc := b.mix().Service(i)
-		if err := create(ctx, cs, svc); err != nil {
+		if _, err := benchkit.CreateService(ctx, cs, svc); err != nil {
 			return err
 		}
 		// As a real namespace holds them: every other Service has an EndpointSlice and an
@@ -365,22 +349,6 @@ func related(ctx context.Context, cs kubernetes.Interface, ns, name string, i in
 	}
 	if _, err := cs.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("creating event %s/%s: %w", ns, ev.Name, err)
-	}
-	return nil
-}
-
-// create creates svc and then writes its LoadBalancer status, as the cloud controller would.
-func create(ctx context.Context, cs kubernetes.Interface, svc *corev1.Service) error {
-	status := svc.Status
-	out, err := cs.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{})
-	if err != nil {
-		return fmt.Errorf("creating service %s/%s: %w", svc.Namespace, svc.Name, err)
-	}
-	if len(status.LoadBalancer.Ingress) > 0 {
-		out.Status = status
-		if _, err := cs.CoreV1().Services(svc.Namespace).UpdateStatus(ctx, out, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("setting the status of service %s/%s: %w", svc.Namespace, svc.Name, err)
-		}
 	}
 	return nil
 }
