@@ -217,9 +217,18 @@ func (o *SvcOptions) sameELB(ctx context.Context, svcs []*corev1.Service) (map[s
 	if err != nil {
 		return nil, serverError(err, "listing the Services that share an ELB")
 	}
-	items := make([]*corev1.Service, len(list.Items))
+	// Only the ELBs of the Services asked for matter: the others' annotations are not parsed.
+	ids := map[string]bool{}
+	for _, s := range svcs {
+		if id := s.Annotations[elb.AnnID]; id != "" {
+			ids[id] = true
+		}
+	}
+	var items []*corev1.Service
 	for i := range list.Items {
-		items[i] = &list.Items[i]
+		if ids[list.Items[i].Annotations[elb.AnnID]] {
+			items = append(items, &list.Items[i])
+		}
 	}
 	return plan.GroupByELB(items), nil
 }
