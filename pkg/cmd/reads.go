@@ -96,7 +96,7 @@ func (r *reads) input(cluster plan.Cluster, svc *corev1.Service, strategy string
 	if ref, ok := elbRef(svc); ok && r.cloud != nil {
 		in.Cloud = r.cloud.For(ref)
 	}
-	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
+	if needsEndpoints(svc) {
 		in.NodeCount = r.nodes
 		if r.endpoints != nil {
 			in.EndpointCount = r.endpoints[key]
@@ -242,7 +242,7 @@ func backendPods(ctx context.Context, client kubernetes.Interface, namespace str
 // hostNetwork tells whether every backend pod of a Local Service uses hostNetwork; nil when not
 // read or no backend pod is found.
 func (idx backendIndex) hostNetwork(svc *corev1.Service) *bool {
-	if idx == nil || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal || len(svc.Spec.Selector) == 0 {
+	if idx == nil || !needsBackends(svc) {
 		return nil
 	}
 	n := idx[svc.Namespace]
@@ -286,7 +286,7 @@ func (r *reads) readForServices(ctx context.Context, client kubernetes.Interface
 	r.events = map[string][]corev1.Event{}
 	lb := false
 	for _, s := range svcs {
-		lb = lb || s.Spec.Type == corev1.ServiceTypeLoadBalancer
+		lb = lb || needsEndpoints(s)
 	}
 	var (
 		mu          sync.Mutex
@@ -316,7 +316,7 @@ func (r *reads) readForServices(ctx context.Context, client kubernetes.Interface
 			}
 			return nil
 		})
-		if lb && s.Spec.Type == corev1.ServiceTypeLoadBalancer {
+		if needsEndpoints(s) {
 			g.Go(func() error {
 				n, err := serviceEndpoints(ctx, client, s)
 				mu.Lock()
@@ -347,7 +347,7 @@ func (r *reads) readBackends(ctx context.Context, client kubernetes.Interface, c
 	}
 	r.backends = backendIndex{}
 	for _, s := range svcs {
-		if s.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal || len(s.Spec.Selector) == 0 {
+		if !needsBackends(s) {
 			continue
 		}
 		pods, err := client.CoreV1().Pods(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(s.Spec.Selector).String()})
