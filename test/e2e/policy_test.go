@@ -247,6 +247,28 @@ func removePolicies(t *testing.T) {
 	kubectl(t, nil, "", "delete", "configmap", "-n", policy.ParamsNamespace, policy.ParamsName, "--ignore-not-found")
 }
 
+// waitForNoPolicies waits until the server, which drops deleted policies and bindings
+// asynchronously, neither warns about nor changes the Services of probe (a sample of corpus):
+// the tests that run next share the server and must not see the policies. It fails the test if
+// the server still applies them after a bounded number of tries.
+func waitForNoPolicies(t *testing.T, corpus []corpusService, probe string) {
+	t.Helper()
+	var r result
+	for range 60 {
+		r = kubectl(t, nil, "", "create", "--dry-run=server", "-f", probe, "-o", "json")
+		stored := decodeServices(t, []byte(r.Stdout), true)
+		clean := r.Code == 0 && !policyMessage.MatchString(r.Stderr)
+		for _, c := range sampleOf(corpus) {
+			clean = clean && slices.Equal(annList(c.svc), annList(stored[c.name]))
+		}
+		if clean {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Errorf("the server still applies the deleted policies:\n%.2000s", r)
+}
+
 // waitForPolicies dry-runs the first Services of the corpus until the server's answer for them
 // matches want: the API server loads policies, bindings and parameters asynchronously after
 // they are written. It gives up after a bounded number of tries (the comparison that follows
@@ -305,7 +327,11 @@ func TestPolicy(t *testing.T) {
 	ns := namespace(t)
 	corpus := generateCorpus(ns)
 	file := writeCorpus(t, corpus)
-	t.Cleanup(func() { removePolicies(t) })
+	probe := writeCorpus(t, sampleOf(corpus))
+	t.Cleanup(func() {
+		removePolicies(t)
+		waitForNoPolicies(t, corpus, probe)
+	})
 	// A user who may not write admission policies: the server dry run refuses, nothing is written.
 	t.Run("apply-forbidden", func(t *testing.T) {
 		r := kubectl(t, []string{"KUBECONFIG=" + kc.ReadOnlyKubeconfig}, "", "elbfix", "policy", "--apply")
