@@ -1,17 +1,12 @@
 package cmd
 
 import (
-	"context"
 	"net/url"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/cloud"
-	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
-	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
-	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/engine"
 )
 
 var cloudCredentialsFlag = enumFlag{"cloud-credentials", cloud.CredentialSources,
@@ -21,16 +16,8 @@ var cloudCredentialsFlag = enumFlag{"cloud-credentials", cloud.CredentialSources
 // detect, svc and scan. Without --cloud (or ELBFIX_CLOUD=huaweicloud) nothing but the API
 // server is contacted.
 type cloudOptions struct {
-	Enabled     bool
-	Credentials string
-	Region      string
-	ClusterID   string
-	EndpointCCE string
-	EndpointELB string
-	EndpointIAM string
-
-	client *cloud.Client // nil when off
-	envErr error         // ELBFIX_CLOUD names an unknown cloud
+	engine.Cloud
+	envErr error // ELBFIX_CLOUD names an unknown cloud
 }
 
 func addCloudFlags(c *cobra.Command, o *cloudOptions) {
@@ -82,47 +69,4 @@ func (o *cloudOptions) validate() error {
 		}
 	}
 	return nil
-}
-
-// detect detects the cluster facts, with the CCE API's evidence when --cloud is on.
-func (o *cloudOptions) detect(ctx context.Context, cfg *rest.Config, overrides detect.Overrides) (plan.Cluster, error) {
-	if !o.Enabled {
-		return detect.Detect(ctx, cfg, overrides)
-	}
-	o.client = cloud.New(cloud.Config{Credentials: o.Credentials, Region: o.Region, ClusterID: o.ClusterID, ServerURL: cfg.Host,
-		EndpointCCE: o.EndpointCCE, EndpointELB: o.EndpointELB, EndpointIAM: o.EndpointIAM})
-	return detect.DetectWithCloud(ctx, cfg, overrides, o.client.Facts)
-}
-
-// elbRef names the load balancer of a Service for the ELB API: its elb.id, else its status
-// addresses; ok is false for a Service without an ELB to ask about (not a LoadBalancer, DNAT).
-func elbRef(svc *corev1.Service) (cloud.Ref, bool) {
-	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || svc.Annotations[elb.AnnClass] == "dnat" {
-		return cloud.Ref{}, false
-	}
-	if id := svc.Annotations[elb.AnnID]; id != "" {
-		return cloud.Ref{ID: id}, true
-	}
-	var ref cloud.Ref
-	for _, in := range svc.Status.LoadBalancer.Ingress {
-		if in.IP != "" {
-			ref.VIPs = append(ref.VIPs, in.IP)
-		}
-	}
-	return ref, len(ref.VIPs) > 0
-}
-
-// readELBs reads the ELBs of svcs, together (nil when --cloud is off).
-func (o *cloudOptions) readELBs(ctx context.Context, svcs []*corev1.Service) *cloud.ELBs {
-	if o.client == nil {
-		return nil
-	}
-	var refs []cloud.Ref
-	for _, s := range svcs {
-		if ref, ok := elbRef(s); ok {
-			refs = append(refs, ref)
-		}
-	}
-	elbs := o.client.ELBs(ctx, refs)
-	return &elbs
 }

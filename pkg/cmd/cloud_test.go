@@ -4,10 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/cloud"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/engine"
 )
 
 func TestCloudFlagsValidate(t *testing.T) {
@@ -19,13 +17,13 @@ func TestCloudFlagsValidate(t *testing.T) {
 		enabled bool
 	}{
 		{name: "off"},
-		{name: "on", o: cloudOptions{Enabled: true, Region: "ap-southeast-1", EndpointELB: "https://elb.example.internal"}, enabled: true},
+		{name: "on", o: cloudOptions{Cloud: engine.Cloud{Enabled: true, Region: "ap-southeast-1", EndpointELB: "https://elb.example.internal"}}, enabled: true},
 		{name: "env turns it on", env: "huaweicloud", enabled: true},
 		{name: "env names another cloud", env: "aws", wantErr: `invalid value "aws" for environment variable ELBFIX_CLOUD`},
-		{name: "region without --cloud", o: cloudOptions{Region: "ap-southeast-1"}, wantErr: "--region is for the cloud reads: add --cloud"},
-		{name: "credentials without --cloud", o: cloudOptions{Credentials: cloud.CredentialsMetadata}, wantErr: "--cloud-credentials is for the cloud reads"},
-		{name: "bad credentials", o: cloudOptions{Enabled: true, Credentials: "vault"}, wantErr: `invalid value "vault" for --cloud-credentials`},
-		{name: "plain http endpoint", o: cloudOptions{Enabled: true, EndpointCCE: "http://cce.example"}, wantErr: "want an https:// URL"},
+		{name: "region without --cloud", o: cloudOptions{Cloud: engine.Cloud{Region: "ap-southeast-1"}}, wantErr: "--region is for the cloud reads: add --cloud"},
+		{name: "credentials without --cloud", o: cloudOptions{Cloud: engine.Cloud{Credentials: cloud.CredentialsMetadata}}, wantErr: "--cloud-credentials is for the cloud reads"},
+		{name: "bad credentials", o: cloudOptions{Cloud: engine.Cloud{Enabled: true, Credentials: "vault"}}, wantErr: `invalid value "vault" for --cloud-credentials`},
+		{name: "plain http endpoint", o: cloudOptions{Cloud: engine.Cloud{Enabled: true, EndpointCCE: "http://cce.example"}}, wantErr: "want an https:// URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(cloud.EnvCloud, tc.env)
@@ -42,37 +40,4 @@ func TestCloudFlagsValidate(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestELBRef(t *testing.T) {
-	lb := func(ann map[string]string, ips ...string) *corev1.Service {
-		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Annotations: ann}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer}}
-		for _, ip := range ips {
-			s.Status.LoadBalancer.Ingress = append(s.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: ip})
-		}
-		return s
-	}
-	for _, tc := range []struct {
-		name string
-		svc  *corev1.Service
-		want string
-		ok   bool
-	}{
-		{"elb.id wins", lb(map[string]string{"kubernetes.io/elb.id": "lb-1"}, "192.168.0.9"), "{lb-1 []}", true},
-		{"status address", lb(nil, "192.168.0.9", "1.2.3.4"), "{ [192.168.0.9 1.2.3.4]}", true},
-		{"nothing to ask", lb(nil), "{ []}", false},
-		{"DNAT has no ELB", lb(map[string]string{"kubernetes.io/elb.class": "dnat", "kubernetes.io/elb.id": "x"}), "{ []}", false},
-		{"not a LoadBalancer", &corev1.Service{Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort}}, "{ []}", false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ref, ok := elbRef(tc.svc)
-			if got := fmtRef(ref); got != tc.want || ok != tc.ok {
-				t.Errorf("%s %v, want %s %v", got, ok, tc.want, tc.ok)
-			}
-		})
-	}
-}
-
-func fmtRef(r cloud.Ref) string {
-	return "{" + r.ID + " [" + strings.Join(r.VIPs, " ") + "]}"
 }

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/engine"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
 
@@ -112,9 +113,9 @@ func (o *DetectOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cluster, err := o.Cloud.detect(ctx, cfg, o.Overrides)
+	cluster, err := o.Cloud.Detect(ctx, cfg, o.Overrides)
 	if err != nil {
-		return serverError(err, "detecting the cluster facts")
+		return engine.ServerError(err, "detecting the cluster facts")
 	}
 	switch o.Output {
 	case "json", "yaml":

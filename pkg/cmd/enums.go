@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/engine"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/policy"
 )
@@ -20,7 +21,7 @@ type enumFlag struct {
 
 // The enum flags of the commands.
 var (
-	dryRunFlag = enumFlag{"dry-run", []string{dryRunNone, dryRunClient, dryRunServer},
+	dryRunFlag = enumFlag{"dry-run", []string{engine.DryRunNone, engine.DryRunClient, engine.DryRunServer},
 		"client: compute the change locally; server: send the patch with dryRun=All and show the server's answer. Nothing is written. Bare --dry-run means client"}
 	strategyFlag = enumFlag{"strategy", []string{plan.StrategyAuto, plan.StrategyPassThrough, plan.StrategyCluster},
 		"The fix: pass-through sets the annotation kubernetes.io/elb.pass-through, cluster sets externalTrafficPolicy: Cluster, auto picks the one that clears the failing cells"}

@@ -3,31 +3,20 @@ package cmd
 import (
 	"context"
 	"fmt"
-	goruntime "runtime"
 	"runtime/debug"
-	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/engine"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/report"
 )
-
-// pageSize is the LIST page size of scan (the API server's limit/continue).
-const pageSize = 500
 
 var scanExample = `  # Every Service of the cluster, worst first
   kubectl elbfix scan -A
@@ -53,7 +42,6 @@ type ScanOptions struct {
 	NoHeaders     bool
 
 	namespace string
-	client    kubernetes.Interface
 }
 
 // NewCmdScan returns `kubectl elbfix scan`.
@@ -118,7 +106,7 @@ func (o *ScanOptions) Validate() error {
 		}
 	}
 	for _, id := range o.Ignore {
-		if !knownFinding(id) {
+		if !engine.KnownFinding(id) {
 			return usageErrorf("invalid value %q for --ignore: not a finding id (see the README's finding catalogue)", id)
 		}
 	}
@@ -139,120 +127,21 @@ func (o *ScanOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	listCfg := protobufConfig(cfg)
-	// The pages are read one after another, so client-go's default rate limit (5/s) would only
-	// add waiting; the number of requests does not grow with the number of Services.
-	listCfg.QPS, listCfg.Burst = -1, 0
-	if o.client, err = kubernetes.NewForConfig(listCfg); err != nil {
-		return err
-	}
-
 	// A scan keeps every Service and plan until it prints: collecting garbage less often trades
 	// some memory (still well below kubectl get's for the same Services) for less CPU.
 	defer debug.SetGCPercent(debug.SetGCPercent(300))
 	var scanned atomic.Int64
 	stop := o.progress(&scanned)
-	// Detection, the Services and their Events are independent: read them at the same time.
-	// What readFor reads after the Services (svc does) starts here as soon as a Service read
-	// calls for it: the node count and the EndpointSlices at the first LoadBalancer Service,
-	// the pods at the first Local Service with a selector once detection says CCE Turbo.
-	var (
-		cluster           plan.Cluster
-		svcs              []*corev1.Service
-		events            map[string][]corev1.Event
-		detectErr, svcErr error
-		wg                sync.WaitGroup
-		r                 reads
-	)
-	lb, local := newSeen(), newSeen()
-	detected, listed := make(chan struct{}), make(chan struct{})
-	wg.Add(5)
-	go func() {
-		defer wg.Done()
-		defer close(detected)
-		cluster, detectErr = o.Cloud.detect(ctx, cfg, o.Overrides)
-	}()
-	go func() {
-		defer wg.Done()
-		defer close(listed)
-		svcs, svcErr = o.listServices(ctx, &scanned, func(s *corev1.Service) {
-			if needsEndpoints(s) {
-				lb.set()
-			}
-			if needsBackends(s) {
-				local.set()
-			}
-		})
-	}()
-	go func() { defer wg.Done(); events = serviceEvents(ctx, o.client, o.namespace) }()
-	go func() {
-		defer wg.Done()
-		if lb.wait(listed) {
-			r.nodes = countNodes(ctx, o.client)
-			r.endpoints = endpointCounts(ctx, o.client, o.namespace)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if !local.wait(listed) {
-			return
-		}
-		<-detected
-		if detectErr == nil && cluster.NetworkModel == plan.NetworkTurbo {
-			r.backends = backendPods(ctx, o.client, o.namespace)
-		}
-	}()
-	wg.Wait()
-	switch {
-	case detectErr != nil:
-		stop()
-		return serverError(detectErr, "reading the cluster facts")
-	case svcErr != nil:
-		stop()
-		return svcErr
-	}
-	r.events, r.peers, r.elbCache = events, plan.GroupByELB(svcs), plan.NewELBCache()
-	r.cloud = o.Cloud.readELBs(ctx, svcs)
-	// Each plan depends only on its own Service and the shared, read-only data above: plan them
-	// on every core.
-	// The ELB groups are formed from the Services scanned: others (outside the namespace, or
-	// not matching the selector) are not checked, and the plans say so.
-	var unchecked string
-	switch {
-	case !o.AllNamespaces && o.Selector != "":
-		unchecked = fmt.Sprintf("Services outside namespace %s or not matching %q (scan reads only those)", o.namespace, o.Selector)
-	case !o.AllNamespaces:
-		unchecked = fmt.Sprintf("Services outside namespace %s (scan -n reads one namespace; -A reads all)", o.namespace)
-	case o.Selector != "":
-		unchecked = fmt.Sprintf("Services not matching %q (scan reads only those)", o.Selector)
-	}
-	all := make([]*planned, len(svcs))
-	err = parallelEach(len(svcs), func(i int) error {
-		in := r.input(cluster, svcs[i], plan.StrategyAuto)
-		in.PeersUnchecked = unchecked
-		p, err := planOne(in, o.Ignore)
-		all[i] = p
-		return err
-	})
-	if err != nil {
-		stop()
-		return err
-	}
+	res, err := (&engine.Scan{Config: cfg, Namespace: o.namespace, AllNamespaces: o.AllNamespaces, Selector: o.Selector,
+		Ignore: o.Ignore, Overrides: o.Overrides, Cloud: o.Cloud.Cloud, Scanned: &scanned}).Run(ctx)
 	stop()
-	sort.SliceStable(all, func(i, j int) bool {
-		ri, rj := worst(all[i].sp), worst(all[j].sp)
-		if ri != rj {
-			return ri > rj
-		}
-		if all[i].sp.Namespace != all[j].sp.Namespace {
-			return all[i].sp.Namespace < all[j].sp.Namespace
-		}
-		return all[i].sp.Name < all[j].sp.Name
-	})
-	if err := o.print(cluster, all); err != nil {
+	if err != nil {
 		return err
 	}
-	if failing(all, o.FailOn) {
+	if err := o.print(res.Cluster, res.Plans); err != nil {
+		return err
+	}
+	if engine.Failing(res.Plans, o.FailOn) {
 		return exitStatus(ExitChanges)
 	}
 	return nil
@@ -287,47 +176,18 @@ func (o *ScanOptions) progress(n *atomic.Int64) func() {
 	return func() { close(done); <-finished }
 }
 
-// listServices reads every Service in pages of pageSize, calling read with each as it comes.
-func (o *ScanOptions) listServices(ctx context.Context, n *atomic.Int64, read func(*corev1.Service)) ([]*corev1.Service, error) {
-	var out []*corev1.Service
-	err := each(ctx, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-		return o.client.CoreV1().Services(o.namespace).List(ctx, opts)
-	}, metav1.ListOptions{LabelSelector: o.Selector}, func(obj runtime.Object) error {
-		svc := obj.(*corev1.Service)
-		out = append(out, svc)
-		read(svc)
-		n.Add(1)
-		return nil
-	})
-	if err != nil {
-		where := fmt.Sprintf("in namespace %q", o.namespace)
-		if o.AllNamespaces {
-			where = "in all namespaces"
-		}
-		if apierrors.IsForbidden(err) {
-			hint := "ask for list permission on services"
-			if o.AllNamespaces {
-				hint = "scan the namespaces you may read with -n NAMESPACE"
-			}
-			return nil, fmt.Errorf("listing services %s is forbidden: %s; %s", where, statusMessage(err), hint)
-		}
-		return nil, serverError(err, "listing services "+where)
-	}
-	return out, nil
-}
-
-func (o *ScanOptions) print(cluster plan.Cluster, all []*planned) error {
+func (o *ScanOptions) print(cluster plan.Cluster, all []*engine.Planned) error {
 	doc := plan.Plan{APIVersion: plan.APIVersion, Kind: plan.Kind, Cluster: cluster, Services: []plan.ServicePlan{}}
 	for _, p := range all {
-		doc.Services = append(doc.Services, p.sp)
+		doc.Services = append(doc.Services, p.Plan)
 	}
 	switch o.Output {
 	case "json", "yaml":
 		return report.WritePlan(o.Out, doc, o.Output)
 	case "patch":
 		for _, p := range all {
-			if p.sp.Changed {
-				fmt.Fprintln(o.Out, string(p.patch))
+			if p.Plan.Changed {
+				fmt.Fprintln(o.Out, string(p.Patch))
 			}
 		}
 		return nil
@@ -337,57 +197,10 @@ func (o *ScanOptions) print(cluster plan.Cluster, all []*planned) error {
 	return nil
 }
 
-func docServices(all []*planned) []plan.ServicePlan {
+func docServices(all []*engine.Planned) []plan.ServicePlan {
 	out := make([]plan.ServicePlan, len(all))
 	for i, p := range all {
-		out[i] = p.sp
+		out[i] = p.Plan
 	}
 	return out
-}
-
-// worst is the rank (plan.SeverityRank) of a plan's highest severity among findings not
-// ignored; 0 for none.
-func worst(sp plan.ServicePlan) int {
-	r := 0
-	for _, f := range sp.Findings {
-		if f.Ignored == "" {
-			r = max(r, plan.SeverityRank(f.Severity))
-		}
-	}
-	return r
-}
-
-// failing tells whether a finding not ignored is at or above the --fail-on severity.
-func failing(all []*planned, failOn string) bool {
-	if failOn == "never" {
-		return false
-	}
-	for _, p := range all {
-		if worst(p.sp) >= plan.SeverityRank(failOn) {
-			return true
-		}
-	}
-	return false
-}
-
-// parallelEach runs f(0..n-1) on GOMAXPROCS goroutines. After an error it starts no more calls,
-// and it returns the error of the lowest i, as a loop in order would: the calls are started in
-// order, so every i below a failing one has run.
-func parallelEach(n int, f func(i int) error) error {
-	errs := make([]error, n)
-	g, ctx := errgroup.WithContext(context.Background())
-	g.SetLimit(goruntime.GOMAXPROCS(0))
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		g.Go(func() error {
-			errs[i] = f(i)
-			return errs[i]
-		})
-	}
-	_ = g.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

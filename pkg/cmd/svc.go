@@ -2,25 +2,19 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/engine"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/kubeversion"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/manifest"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/report"
-)
-
-// Dry-run modes, as kubectl's --dry-run.
-const (
-	dryRunNone   = "none"
-	dryRunClient = "client"
-	dryRunServer = "server"
 )
 
 var svcExample = `  # Tell why pods can't reach the ELB address of Service nginx, and show the fix without applying it
@@ -60,16 +54,12 @@ type SvcOptions struct {
 
 	names     []string
 	namespace string
-	// peersUnchecked says which Services that may share an ELB could not be read ("" when all).
-	peersUnchecked string
-	client         kubernetes.Interface
-	lists          kubernetes.Interface // the same in protobuf, for lists of many objects
-	color          bool
+	color     bool
 }
 
 // NewSvcOptions returns the defaults.
 func NewSvcOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *SvcOptions {
-	return &SvcOptions{configFlags: configFlags, IOStreams: streams, DryRun: dryRunNone, Strategy: plan.StrategyAuto}
+	return &SvcOptions{configFlags: configFlags, IOStreams: streams, DryRun: engine.DryRunNone, Strategy: plan.StrategyAuto}
 }
 
 // NewCmdSvc returns `kubectl elbfix svc`.
@@ -99,8 +89,8 @@ every mode but offline -o manifest, an error finding that no patch clears (noFix
 	f := c.Flags()
 	f.StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter Services, as in kubectl")
 	f.StringVarP(&o.Filename, "filename", "f", "", "Offline: plan the Services in this file, directory or - (stdin); never contacts a cluster")
-	dryRunFlag.add(c, &o.DryRun, "", dryRunNone)
-	f.Lookup("dry-run").NoOptDefVal = dryRunClient
+	dryRunFlag.add(c, &o.DryRun, "", engine.DryRunNone)
+	f.Lookup("dry-run").NoOptDefVal = engine.DryRunClient
 	strategyFlag.add(c, &o.Strategy, "", plan.StrategyAuto)
 	svcOutputFlag.add(c, &o.Output, "o", "")
 	f.BoolVar(&o.Explain, "explain", false, "Also show the details behind each verdict: every failing cell with its source (vendor table row or derived rule), the evidence behind each cluster fact, and what still fails after the fix")
@@ -184,7 +174,7 @@ func (o *SvcOptions) Validate() error {
 	if o.Filename != "" && o.Cloud.Enabled {
 		return usageErrorf("--cloud reads the cloud for a live cluster; with -f (offline) nothing but the files is read")
 	}
-	if o.Filename != "" && o.DryRun == dryRunServer {
+	if o.Filename != "" && o.DryRun == engine.DryRunServer {
 		return usageErrorf("--dry-run=server needs a cluster; with -f (offline) use --dry-run=client")
 	}
 	if o.InPlace {
@@ -195,7 +185,7 @@ func (o *SvcOptions) Validate() error {
 			return usageErrorf("--in-place cannot write back to standard input; use -o manifest")
 		case o.Output != "":
 			return usageErrorf("--in-place writes the files; it takes no -o (the report goes to stdout)")
-		case o.DryRun != dryRunNone:
+		case o.DryRun != engine.DryRunNone:
 			return usageErrorf("--in-place writes the files, --dry-run writes nothing: give one of them")
 		}
 	}
@@ -207,18 +197,53 @@ func (o *SvcOptions) Run(ctx context.Context) error {
 	if o.Filename != "" {
 		return o.runOffline()
 	}
-	return o.runOnline(ctx)
+	cfg, err := o.configFlags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	res, err := (&engine.Svc{Config: cfg, Namespace: o.namespace, Names: o.names, Selector: o.Selector, DryRun: o.DryRun,
+		Strategy: o.Strategy, Overrides: o.Overrides, Cloud: o.Cloud.Cloud, Warnings: o.ErrOut}).Run(ctx)
+	if err != nil {
+		return err
+	}
+	suffix := ""
+	switch o.DryRun {
+	case engine.DryRunClient:
+		suffix = "(dry run)"
+	case engine.DryRunServer:
+		suffix = "(server dry run)"
+	}
+	return o.print(res.Cluster, res.Plans, suffix)
+}
+
+// runOffline plans the manifests, then writes them (-o manifest) or the report.
+func (o *SvcOptions) runOffline() error {
+	res, err := (&engine.Offline{Filename: o.Filename, In: o.In, Namespace: o.namespace, Strategy: o.Strategy,
+		Overrides: o.Overrides, InPlace: o.InPlace}).Run()
+	if err != nil {
+		return err
+	}
+	if o.Output == "manifest" {
+		if err := res.Manifests.Write(o.Out); err != nil {
+			return err
+		}
+		return o.exit(res.Plans)
+	}
+	if len(res.Plans) == 0 {
+		fmt.Fprintf(o.ErrOut, "no Services in %s\n", o.Filename)
+	}
+	return o.print(res.Cluster, res.Plans, "")
 }
 
 // exit returns the exit status: 1 when an error finding is left that no patch of this run
 // clears (noFix, not ignored), in every mode but the offline writes (-o manifest), so that a CI
 // running svc notices it; with --dry-run, also 1 when a change is needed.
-func (o *SvcOptions) exit(all []*planned) error {
+func (o *SvcOptions) exit(all []*engine.Planned) error {
 	for _, p := range all {
-		if o.Output != "manifest" && !o.InPlace && unresolved(p.sp) {
+		if o.Output != "manifest" && !o.InPlace && unresolved(p.Plan) {
 			return exitStatus(ExitChanges)
 		}
-		if o.DryRun != dryRunNone && (p.sp.Changed || len(p.also) > 0) {
+		if o.DryRun != engine.DryRunNone && (p.Plan.Changed || len(p.Also) > 0) {
 			return exitStatus(ExitChanges)
 		}
 	}

@@ -9,15 +9,16 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/engine"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/patch"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/report"
 )
 
-func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) error {
+func (o *SvcOptions) print(cluster plan.Cluster, all []*engine.Planned, suffix string) error {
 	doc := plan.Plan{APIVersion: plan.APIVersion, Kind: plan.Kind, Cluster: cluster, Services: []plan.ServicePlan{}}
 	for _, p := range all {
-		doc.Services = append(doc.Services, p.sp)
+		doc.Services = append(doc.Services, p.Plan)
 	}
 	switch o.Output {
 	case "json", "yaml":
@@ -26,19 +27,19 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 		}
 	case "patch":
 		for _, p := range all {
-			if p.sp.Changed {
-				fmt.Fprintln(o.Out, string(p.patch))
+			if p.Plan.Changed {
+				fmt.Fprintln(o.Out, string(p.Patch))
 			}
-			for _, c := range p.also {
-				fmt.Fprintln(o.Out, string(c.patch))
+			for _, c := range p.Also {
+				fmt.Fprintln(o.Out, string(c.Patch))
 			}
 		}
 	case "manifest":
 		var objs []*corev1.Service
 		for _, p := range all {
-			objs = append(objs, p.result)
-			for _, c := range p.also {
-				objs = append(objs, c.result)
+			objs = append(objs, p.Result)
+			for _, c := range p.Also {
+				objs = append(objs, c.Result)
 			}
 		}
 		for i, obj := range objs {
@@ -62,8 +63,8 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 		// Services of this run that another one's fix patches with it (same ELB).
 		with := map[string]string{}
 		for _, p := range all {
-			for _, c := range p.also {
-				with[c.live.Namespace+"/"+c.live.Name] = p.sp.Namespace + "/" + p.sp.Name
+			for _, c := range p.Also {
+				with[c.Live.Namespace+"/"+c.Live.Name] = p.Plan.Namespace + "/" + p.Plan.Name
 			}
 		}
 		for i, p := range all {
@@ -71,43 +72,43 @@ func (o *SvcOptions) print(cluster plan.Cluster, all []*planned, suffix string) 
 				fmt.Fprintln(o.Out)
 			}
 			if o.Explain {
-				report.WriteService(o.Out, p.sp)
+				report.WriteService(o.Out, p.Plan)
 			} else {
-				report.WriteServiceShort(o.Out, p.sp)
+				report.WriteServiceShort(o.Out, p.Plan)
 			}
 			if o.ExplainHealth {
 				fmt.Fprintln(o.Out)
-				fmt.Fprintln(o.Out, strings.TrimRight(plan.ExplainHealthCheck(p.live), "\n"))
+				fmt.Fprintln(o.Out, strings.TrimRight(plan.ExplainHealthCheck(p.Live), "\n"))
 				fmt.Fprintln(o.Out)
 			}
-			if p.sp.Changed {
-				if p.before != nil {
-					if _, err := differ.Diff(patch.DiffName(p.sp.Namespace, p.sp.Name), p.before, p.after); err != nil {
+			if p.Plan.Changed {
+				if p.Before != nil {
+					if _, err := differ.Diff(patch.DiffName(p.Plan.Namespace, p.Plan.Name), p.Before, p.After); err != nil {
 						return err
 					}
-				} else if err := diffObjects(differ, p.live, p.result); err != nil {
+				} else if err := diffObjects(differ, p.Live, p.Result); err != nil {
 					return err
 				}
 			}
-			if by := with[p.sp.Namespace+"/"+p.sp.Name]; by != "" && !p.sp.Changed {
+			if by := with[p.Plan.Namespace+"/"+p.Plan.Name]; by != "" && !p.Plan.Changed {
 				verb := "pass-through set"
 				if o.Filename != "" && !o.InPlace {
 					verb = "would get pass-through"
 				}
-				fmt.Fprintln(o.Out, strings.TrimSpace(fmt.Sprintf("service/%s: %s with service %s (same ELB, above) %s", p.sp.Name, verb, by, suffix)))
+				fmt.Fprintln(o.Out, strings.TrimSpace(fmt.Sprintf("service/%s: %s with service %s (same ELB, above) %s", p.Plan.Name, verb, by, suffix)))
 			} else {
-				fmt.Fprintln(o.Out, o.statusLine(p.sp.Name, p.sp.Changed, p.sp.Fix, p.file, suffix))
+				fmt.Fprintln(o.Out, o.statusLine(p.Plan.Name, p.Plan.Changed, p.Plan.Fix, p.File, suffix))
 			}
-			for _, c := range p.also {
-				fmt.Fprintf(o.Out, "service/%s (namespace %s) is on the same ELB %s: it gets the same pass-through\n", c.live.Name, c.live.Namespace, p.sp.ELBID)
-				if c.before != nil {
-					if _, err := differ.Diff(patch.DiffName(c.live.Namespace, c.live.Name), c.before, c.after); err != nil {
+			for _, c := range p.Also {
+				fmt.Fprintf(o.Out, "service/%s (namespace %s) is on the same ELB %s: it gets the same pass-through\n", c.Live.Name, c.Live.Namespace, p.Plan.ELBID)
+				if c.Before != nil {
+					if _, err := differ.Diff(patch.DiffName(c.Live.Namespace, c.Live.Name), c.Before, c.After); err != nil {
 						return err
 					}
-				} else if err := diffObjects(differ, c.live, c.result); err != nil {
+				} else if err := diffObjects(differ, c.Live, c.Result); err != nil {
 					return err
 				}
-				fmt.Fprintln(o.Out, o.statusLine(c.live.Name, true, &plan.Fix{Strategy: plan.StrategyPassThrough}, c.file, suffix))
+				fmt.Fprintln(o.Out, o.statusLine(c.Live.Name, true, &plan.Fix{Strategy: plan.StrategyPassThrough}, c.File, suffix))
 			}
 		}
 	}

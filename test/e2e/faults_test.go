@@ -24,7 +24,7 @@ import (
 // of the ELB (alsoPatch); the version is stated so that detection reads no /version.
 var groupFacts = []string{"--network-model", "tunnel", "--proxy-mode", "ipvs", "--cluster-version", "v1.25.5-r0"}
 
-// revertCommand matches one revert command of partialError (pkg/cmd/svc.go).
+// revertCommand matches one revert command of partialError (pkg/apply).
 var revertCommand = regexp.MustCompile(`kubectl patch service (\S+) -n (\S+) --type strategic -p '([^']*)'`)
 
 // sharedGroup creates three Services on one ELB, front and back in one namespace and api in

@@ -1,5 +1,5 @@
 // Command floor is the floor of the scan benchmark (test/bench/scan): what scan must read, and
-// nothing else. It reads the LISTs scan makes (pkg/cmd/scan.go and reads.go; benchkit.ScanLists:
+// nothing else. It reads the LISTs scan makes (pkg/engine/scan.go and reads.go; benchkit.ScanLists:
 // the Services; the Events about Services; the node count, one LIST with limit=1; the
 // EndpointSlices with the kubernetes.io/service-name label; on CCE Turbo with Local Services,
 // the Pods), with the same selectors and page size (500), in protobuf, with no client-side rate
@@ -41,7 +41,7 @@ import (
 	"github.com/kubectl-elbfix/kubectl-elbfix/test/bench/internal/benchkit"
 )
 
-// pageSize is scan's LIST page size (pkg/cmd/scan.go).
+// pageSize is scan's LIST page size (pkg/engine/scan.go).
 const pageSize = 500
 
 func main() {

@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// List is one of the LISTs scan makes (pkg/cmd/scan.go and reads.go), with its selector.
+// List is one of the LISTs scan makes (pkg/engine/scan.go and reads.go), with its selector.
 type List struct {
 	// Path is the collection, in all namespaces.
 	Path string

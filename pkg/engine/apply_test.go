@@ -1,9 +1,9 @@
-package cmd
+package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -34,8 +33,8 @@ var svcResource = schema.GroupResource{Resource: "services"}
 type applyFixture struct {
 	t       *testing.T
 	cs      *fake.Clientset
-	o       *SvcOptions
-	p       *planned
+	o       *Svc
+	p       *Planned
 	dryRuns int
 	writes  int
 }
@@ -71,14 +70,12 @@ func newApplyFixture(t *testing.T, answer func(f *applyFixture, dryRun bool) err
 		}
 		return false, nil, nil // the tracker applies the patch
 	})
-	var out bytes.Buffer
-	f.o = &SvcOptions{client: f.cs, Strategy: plan.StrategyAuto, DryRun: dryRunNone,
-		IOStreams: genericiooptions.IOStreams{Out: &out, ErrOut: &out}}
+	f.o = &Svc{client: f.cs, Strategy: plan.StrategyAuto, DryRun: DryRunNone, Warnings: io.Discard}
 	in := plan.Input{Cluster: plan.Cluster{NetworkModel: "vpc", ProxyMode: "ipvs", Version: "v1.25.5-r0"},
 		Service: svc, Strategy: plan.StrategyAuto, EndpointCount: -1}
 	p, err := planOne(in, nil)
-	if err != nil || p.sp.Fix == nil || p.sp.Fix.Strategy != plan.StrategyPassThrough {
-		t.Fatalf("fixture plan: %v %+v", err, p.sp.Fix)
+	if err != nil || p.Plan.Fix == nil || p.Plan.Fix.Strategy != plan.StrategyPassThrough {
+		t.Fatalf("fixture plan: %v %+v", err, p.Plan.Fix)
 	}
 	f.p = p
 	return f
@@ -130,14 +127,14 @@ func TestApplyConflictReplansToNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.sp.Applied || p.sp.Changed || f.writes != 1 {
-		t.Errorf("applied=%v changed=%v writes=%d: want the re-plan to find nothing to write", p.sp.Applied, p.sp.Changed, f.writes)
+	if p.Plan.Applied || p.Plan.Changed || f.writes != 1 {
+		t.Errorf("applied=%v changed=%v writes=%d: want the re-plan to find nothing to write", p.Plan.Applied, p.Plan.Changed, f.writes)
 	}
 	if s := f.stored(); s.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyCluster || s.Annotations["kubernetes.io/elb.pass-through"] != "" {
 		t.Errorf("the concurrent change was overwritten: %v %v", s.Spec.ExternalTrafficPolicy, s.Annotations)
 	}
-	if len(p.sp.Notes) == 0 || !strings.Contains(p.sp.Notes[len(p.sp.Notes)-1].Message, "409 Conflict") {
-		t.Errorf("the plan does not say it was re-planned: %+v", p.sp.Notes)
+	if len(p.Plan.Notes) == 0 || !strings.Contains(p.Plan.Notes[len(p.Plan.Notes)-1].Message, "409 Conflict") {
+		t.Errorf("the plan does not say it was re-Planned: %+v", p.Plan.Notes)
 	}
 }
 
@@ -155,8 +152,8 @@ func TestApplyConflictThenWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.sp.Applied || f.writes != 2 || f.dryRuns != 1 {
-		t.Errorf("applied=%v writes=%d dry runs=%d: want a dry run of the re-planned patch, then the write", p.sp.Applied, f.writes, f.dryRuns)
+	if !p.Plan.Applied || f.writes != 2 || f.dryRuns != 1 {
+		t.Errorf("applied=%v writes=%d dry runs=%d: want a dry run of the re-Planned patch, then the write", p.Plan.Applied, f.writes, f.dryRuns)
 	}
 	s := f.stored()
 	if s.Labels["team"] != "payments" || s.Annotations["kubernetes.io/elb.pass-through"] != "true" {
@@ -216,7 +213,7 @@ func TestApplyBrokenConnectionIsPossiblyWritten(t *testing.T) {
 	if err == nil || !apply.MaybeWritten(err) {
 		t.Fatalf("err = %v, want a possibly-written error", err)
 	}
-	msg := apply.Partial(err, nil, []apply.Written{{Before: f.p.live, After: f.p.result}}).Error()
+	msg := apply.Partial(err, nil, []apply.Written{{Before: f.p.Live, After: f.p.Result}}).Error()
 	if !strings.Contains(msg, "possibly patched (the request was sent but its answer was lost; check with kubectl get): default/nginx; to revert if it was: kubectl patch service nginx -n default --type strategic -p ") {
 		t.Errorf("message: %s", msg)
 	}
@@ -246,13 +243,13 @@ func TestServerDryRunFallback(t *testing.T) {
 			})
 			err := f.o.serverDryRun(context.Background(), f.sender(), f.p)
 			if tc.fallback {
-				if err != nil || f.p.sp.Fix.Strategy != plan.StrategyCluster || !strings.Contains(f.p.sp.Fix.Reason, "the server refused pass-through") || f.dryRuns != 2 {
-					t.Errorf("err %v, fix %+v, dry runs %d: want the Cluster fallback, dry-run too", err, f.p.sp.Fix, f.dryRuns)
+				if err != nil || f.p.Plan.Fix.Strategy != plan.StrategyCluster || !strings.Contains(f.p.Plan.Fix.Reason, "the server refused pass-through") || f.dryRuns != 2 {
+					t.Errorf("err %v, fix %+v, dry runs %d: want the Cluster fallback, dry-run too", err, f.p.Plan.Fix, f.dryRuns)
 				}
 				return
 			}
-			if err == nil || f.p.sp.Fix.Strategy != plan.StrategyPassThrough || f.dryRuns != 1 {
-				t.Errorf("err %v, fix %s, dry runs %d: want an error and no fallback", err, f.p.sp.Fix.Strategy, f.dryRuns)
+			if err == nil || f.p.Plan.Fix.Strategy != plan.StrategyPassThrough || f.dryRuns != 1 {
+				t.Errorf("err %v, fix %s, dry runs %d: want an error and no fallback", err, f.p.Plan.Fix.Strategy, f.dryRuns)
 			}
 			if f.writes != 0 {
 				t.Error("a server dry run wrote")

@@ -1,9 +1,10 @@
 // The offline flow of svc (-f): plan manifests, never contact a cluster, write only with -o manifest or -i.
 
-package cmd
+package engine
 
 import (
 	"fmt"
+	"io"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -13,14 +14,35 @@ import (
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
 
-func (o *SvcOptions) runOffline() error {
-	set, err := manifest.Read(o.Filename, o.In, o.namespace)
+// Offline is one run of `svc -f`: the Services of manifest files, planned with the facts
+// given (nothing is detected), never a cluster contacted.
+type Offline struct {
+	// Filename is a file, a directory or "-" (In); Namespace is for objects that name none.
+	Filename  string
+	In        io.Reader
+	Namespace string
+	Strategy  string
+	Overrides detect.Overrides
+	// InPlace writes each changed file back, every other byte kept.
+	InPlace bool
+}
+
+// OfflineResult is the plans and the manifests, with the fixes applied to their text.
+type OfflineResult struct {
+	Result
+	Manifests *manifest.Set
+}
+
+// Run reads the manifests, plans every Service, applies the fixes to the text (and, with
+// InPlace, writes the changed files).
+func (o *Offline) Run() (*OfflineResult, error) {
+	set, err := manifest.Read(o.Filename, o.In, o.Namespace)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cluster := detect.Offline(o.Overrides)
 	refs := set.Services()
-	// As online: the Services of the input that share an elb.id are planned together, and the
+	// As online: the Services of the input that share an elb.id are Planned together, and the
 	// Events of the input are read for the Services they name.
 	svcs := make([]*corev1.Service, len(refs))
 	byKey := map[string]*manifest.ServiceRef{}
@@ -39,7 +61,7 @@ func (o *SvcOptions) runOffline() error {
 	// Plan every Service before any text changes, so that each decision sees the input as given.
 	// Each plan depends only on its Service and the read-only groups and Events: plan them on
 	// every core, as scan does.
-	all := make([]*planned, len(svcs))
+	all := make([]*Planned, len(svcs))
 	if err := parallelEach(len(svcs), func(i int) error {
 		svc := svcs[i]
 		in := plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy, Offline: true, EndpointCount: -1,
@@ -48,56 +70,47 @@ func (o *SvcOptions) runOffline() error {
 		all[i] = p
 		return err
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	fixed := map[string]bool{}
 	for _, p := range all {
-		if p.sp.Changed {
-			fixed[p.sp.Namespace+"/"+p.sp.Name] = true
+		if p.Plan.Changed {
+			fixed[p.Plan.Namespace+"/"+p.Plan.Name] = true
 		}
 	}
 	for _, p := range all {
-		ref := byKey[p.sp.Namespace+"/"+p.sp.Name]
-		p.file = ref.Doc.File
-		if p.sp.Changed {
-			p.before = ref.Doc.Original()
-			if err := ref.ApplyPatch(p.patch); err != nil {
-				return fmt.Errorf("%s: service %s/%s: %v", ref.Doc.File, p.sp.Namespace, p.sp.Name, err)
+		ref := byKey[p.Plan.Namespace+"/"+p.Plan.Name]
+		p.File = ref.Doc.File
+		if p.Plan.Changed {
+			p.Before = ref.Doc.Original()
+			if err := ref.ApplyPatch(p.Patch); err != nil {
+				return nil, fmt.Errorf("%s: service %s/%s: %v", ref.Doc.File, p.Plan.Namespace, p.Plan.Name, err)
 			}
-			p.after = ref.Doc.Bytes()
+			p.After = ref.Doc.Bytes()
 		}
-		if p.sp.Fix == nil {
+		if p.Plan.Fix == nil {
 			continue
 		}
 		// The other Services of the same ELB in the input get the pass-through with it (IPVS).
-		for _, a := range p.sp.Fix.AlsoPatch {
+		for _, a := range p.Plan.Fix.AlsoPatch {
 			key := a.Namespace + "/" + a.Name
 			peer := byKey[key]
 			if peer == nil || fixed[key] {
 				continue
 			}
 			fixed[key] = true
-			c := &companion{live: peer.Service, patch: []byte(a.Patch), before: peer.Doc.Original(), file: peer.Doc.File}
-			if err := peer.ApplyPatch(c.patch); err != nil {
-				return fmt.Errorf("%s: service %s: %v", peer.Doc.File, key, err)
+			c := &Companion{Live: peer.Service, Patch: []byte(a.Patch), Before: peer.Doc.Original(), File: peer.Doc.File}
+			if err := peer.ApplyPatch(c.Patch); err != nil {
+				return nil, fmt.Errorf("%s: service %s: %v", peer.Doc.File, key, err)
 			}
-			c.result, c.after = peer.Service, peer.Doc.Bytes()
-			p.also = append(p.also, c)
+			c.Result, c.After = peer.Service, peer.Doc.Bytes()
+			p.Also = append(p.Also, c)
 		}
-	}
-	if len(all) == 0 && o.Output != "manifest" {
-		fmt.Fprintf(o.ErrOut, "no Services in %s\n", o.Filename)
-	}
-	if o.Output == "manifest" {
-		if err := set.Write(o.Out); err != nil {
-			return err
-		}
-		return o.exit(all)
 	}
 	if o.InPlace {
 		if err := set.WriteInPlace(); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return o.print(cluster, all, "")
+	return &OfflineResult{Result: Result{Cluster: cluster, Plans: all}, Manifests: set}, nil
 }

@@ -1,4 +1,4 @@
-package cmd
+package engine
 
 import (
 	"slices"
@@ -11,7 +11,8 @@ import (
 // elbfix.io/ignore: "<finding-id>[,<finding-id>...]: <reason>".
 const ignoreAnnotation = "elbfix.io/ignore"
 
-func knownFinding(id string) bool { return slices.Contains(plan.FindingIDs, id) }
+// KnownFinding tells whether id is a finding id of the catalogue.
+func KnownFinding(id string) bool { return slices.Contains(plan.FindingIDs, id) }
 
 // applyIgnores marks the findings the annotation or the --ignore flag ignore. An annotation
 // without a reason, or naming unknown ids, ignores nothing and is itself a finding.
@@ -30,7 +31,7 @@ func applyIgnores(sp *plan.ServicePlan, annotation string, flagIDs []string) {
 	var valid []string
 	for _, id := range strings.Split(ids, ",") {
 		id = strings.TrimSpace(id)
-		if knownFinding(id) {
+		if KnownFinding(id) {
 			valid = append(valid, id)
 		} else {
 			bad = append(bad, id)
