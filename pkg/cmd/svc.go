@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -104,11 +105,14 @@ every mode but offline -o manifest, an error finding that no patch clears (noFix
 // addFactFlags adds the detection overrides shared by every command that plans.
 func addFactFlags(c *cobra.Command, o *detect.Overrides) {
 	f := c.Flags()
-	f.StringVar(&o.NetworkModel, "network-model", detect.Auto, "Override detection of the network model: auto, turbo, tunnel or vpc (env "+detect.EnvNetworkModel+")")
-	f.StringVar(&o.ProxyMode, "proxy-mode", detect.Auto, "Override detection of the kube-proxy mode: auto, iptables or ipvs (env "+detect.EnvProxyMode+")")
+	// The values come from detect's tables, which also validate them (naming the flag or the
+	// environment variable the bad value came from).
+	networks, proxies := append([]string{detect.Auto}, detect.NetworkModels...), append([]string{detect.Auto}, detect.ProxyModes...)
+	f.StringVar(&o.NetworkModel, "network-model", detect.Auto, "Override detection of the network model (env "+detect.EnvNetworkModel+"); one of: "+strings.Join(networks, ", "))
+	f.StringVar(&o.ProxyMode, "proxy-mode", detect.Auto, "Override detection of the kube-proxy mode (env "+detect.EnvProxyMode+"); one of: "+strings.Join(proxies, ", "))
 	f.StringVar(&o.ClusterVersion, "cluster-version", "", "Override the server version, e.g. v1.25.5-r0 (needed offline)")
-	registerEnumCompletion(c, "network-model", append([]string{detect.Auto}, detect.NetworkModels...)...)
-	registerEnumCompletion(c, "proxy-mode", append([]string{detect.Auto}, detect.ProxyModes...)...)
+	registerEnumCompletion(c, "network-model", networks...)
+	registerEnumCompletion(c, "proxy-mode", proxies...)
 }
 
 func registerEnumCompletion(c *cobra.Command, flag string, values ...string) {
