@@ -134,7 +134,7 @@ func TestApplyConflictReplansToNothing(t *testing.T) {
 		t.Errorf("the concurrent change was overwritten: %v %v", s.Spec.ExternalTrafficPolicy, s.Annotations)
 	}
 	if len(p.Plan.Notes) == 0 || !strings.Contains(p.Plan.Notes[len(p.Plan.Notes)-1].Message, "409 Conflict") {
-		t.Errorf("the plan does not say it was re-Planned: %+v", p.Plan.Notes)
+		t.Errorf("the plan does not say it was re-planned: %+v", p.Plan.Notes)
 	}
 }
 
@@ -153,7 +153,7 @@ func TestApplyConflictThenWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !p.Plan.Applied || f.writes != 2 || f.dryRuns != 1 {
-		t.Errorf("applied=%v writes=%d dry runs=%d: want a dry run of the re-Planned patch, then the write", p.Plan.Applied, f.writes, f.dryRuns)
+		t.Errorf("applied=%v writes=%d dry runs=%d: want a dry run of the re-planned patch, then the write", p.Plan.Applied, f.writes, f.dryRuns)
 	}
 	s := f.stored()
 	if s.Labels["team"] != "payments" || s.Annotations["kubernetes.io/elb.pass-through"] != "true" {

@@ -115,7 +115,7 @@ func TestParallelEach(t *testing.T) {
 	}
 	for i := range seen {
 		if seen[i].Load() != 1 {
-			t.Fatalf("item %d Planned %d times", i, seen[i].Load())
+			t.Fatalf("item %d planned %d times", i, seen[i].Load())
 		}
 	}
 	boom := errors.New("boom")

@@ -42,7 +42,7 @@ func (o *Offline) Run() (*OfflineResult, error) {
 	}
 	cluster := detect.Offline(o.Overrides)
 	refs := set.Services()
-	// As online: the Services of the input that share an elb.id are Planned together, and the
+	// As online: the Services of the input that share an elb.id are planned together, and the
 	// Events of the input are read for the Services they name.
 	svcs := make([]*corev1.Service, len(refs))
 	byKey := map[string]*manifest.ServiceRef{}

@@ -208,7 +208,7 @@ func writeError(err error, what string) error {
 	return refusal(svc, re.Err, re.Phase+what)
 }
 
-// sameELB reads the Services that may share an ELB with the Planned ones, where a Planned
+// sameELB reads the Services that may share an ELB with the planned ones, where a planned
 // Service names an elb.id (in IPVS mode they must agree on pass-through; in iptables mode the
 // verdict says the rule does not apply). One LIST of the whole cluster (or, when that is
 // forbidden, of the namespace).
@@ -268,7 +268,7 @@ func (o *Svc) sameELB(ctx context.Context, svcs []*corev1.Service) (map[string][
 }
 
 // attachCompanions turns each fix's alsoPatch into writes on the live peers. A peer that is
-// itself Planned and fixed in this run needs no second write.
+// itself planned and fixed in this run needs no second write.
 func (o *Svc) attachCompanions(all []*Planned, peers map[string][]*corev1.Service) {
 	fixed := map[string]bool{}
 	for _, p := range all {
@@ -355,7 +355,7 @@ func mergeLocally(svc *corev1.Service, pt []byte) (*corev1.Service, error) {
 }
 
 // apply writes one fix (its server dry run passed) through the engine: on a conflict the
-// Service is re-read and re-Planned here, and the plan says so.
+// Service is re-read and re-planned here, and the plan says so.
 func (o *Svc) apply(ctx context.Context, eng apply.Engine, p *Planned) (*Planned, error) {
 	cur := p
 	res, err := eng.Write(ctx, apply.Target{Live: p.Live, Patch: p.Patch}, func(fresh *corev1.Service) ([]byte, error) {
@@ -367,7 +367,7 @@ func (o *Svc) apply(ctx context.Context, eng apply.Engine, p *Planned) (*Planned
 		}
 		np.Also = cur.Also
 		np.Plan.Notes = append(np.Plan.Notes, plan.Note{Source: plan.SourceEvidence,
-			Message: "the Service changed while elbfix was patching it (409 Conflict): it was re-read and re-Planned, and this plan is for the object as re-read; nothing of the other change was overwritten"})
+			Message: "the Service changed while elbfix was patching it (409 Conflict): it was re-read and re-planned, and this plan is for the object as re-read; nothing of the other change was overwritten"})
 		cur = np
 		if !np.Plan.Changed {
 			return nil, nil
@@ -385,7 +385,7 @@ func (o *Svc) apply(ctx context.Context, eng apply.Engine, p *Planned) (*Planned
 }
 
 // services reads the Services named on the command line, or those the selector matches. Every
-// name is read before anything is Planned, so that one bad name stops the run before any write.
+// name is read before anything is planned, so that one bad name stops the run before any write.
 func (o *Svc) services(ctx context.Context) ([]*corev1.Service, error) {
 	api := o.client.CoreV1().Services(o.Namespace)
 	if o.Selector != "" {
