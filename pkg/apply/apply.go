@@ -152,11 +152,13 @@ func IsRefusal(err error) bool {
 }
 
 // MaybeWritten tells a failed write whose request may still have reached the server: the
-// connection broke or timed out, so no answer of the API server arrived (a Status answer means
-// the server refused it, and nothing was written).
+// connection broke or timed out, so no answer of the API server arrived, or the answer is 504
+// with reason Timeout, which kube-apiserver sends when a request outlives its timeout while the
+// handler may still complete the write. Any other Status answer means the server refused it,
+// and nothing was written.
 func MaybeWritten(err error) bool {
 	var st apierrors.APIStatus
-	return err != nil && !errors.As(err, &st)
+	return err != nil && (!errors.As(err, &st) || apierrors.IsTimeout(err))
 }
 
 // Written is a Service a run wrote (or may have written): as it was read, and as written.

@@ -115,6 +115,7 @@ func TestIsRefusalAndMaybeWritten(t *testing.T) {
 		{"400", apierrors.NewBadRequest("bad"), true, false},
 		{"429", apierrors.NewTooManyRequests("slow", 1), false, false},
 		{"500", apierrors.NewInternalError(errors.New("etcd")), false, false},
+		{"504 Timeout", apierrors.NewTimeoutError("request did not complete within the allotted timeout", 0), false, true},
 		{"EOF", errors.New("unexpected EOF"), false, true},
 		{"wrapped EOF", &RequestError{"patch", "shop", "web", errors.New("EOF")}, false, true},
 		{"wrapped 403", &RequestError{"patch", "shop", "web", apierrors.NewForbidden(gr, "web", errors.New("denied"))}, true, false},

@@ -219,6 +219,28 @@ func TestApplyBrokenConnectionIsPossiblyWritten(t *testing.T) {
 	}
 }
 
+// The write is answered 504 Timeout (kube-apiserver's request timeout, while the write may
+// still complete): not a refusal; the Service is named as possibly patched, with its revert.
+func TestApplyTimeoutIsPossiblyWritten(t *testing.T) {
+	f := newApplyFixture(t, func(f *applyFixture, dry bool) error {
+		if !dry {
+			return apierrors.NewTimeoutError("request did not complete within the allotted timeout", 0)
+		}
+		return nil
+	})
+	_, err := f.o.apply(context.Background(), f.sender(), f.p)
+	if err == nil || !apply.MaybeWritten(err) || strings.Contains(err.Error(), "refused") {
+		t.Fatalf("err = %v, want a possibly-written error that is not a refusal", err)
+	}
+	if f.writes != 1 {
+		t.Errorf("%d writes: a timeout is not retried", f.writes)
+	}
+	msg := apply.Partial(err, nil, []apply.Written{{Before: f.p.Live, After: f.p.Result}}).Error()
+	if !strings.Contains(msg, "did not complete the patch in time") || !strings.Contains(msg, "possibly patched") {
+		t.Errorf("message: %s", msg)
+	}
+}
+
 // An admission refusal in the server dry run (a 403 that is not RBAC) makes auto fall back to the
 // other fix, quoting the server; throttling (429) and a broken connection are not refusals.
 func TestServerDryRunFallback(t *testing.T) {

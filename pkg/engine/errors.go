@@ -50,6 +50,9 @@ func refusal(svc *corev1.Service, err error, phase string) error {
 	if apierrors.IsForbidden(err) && !apply.IsRefusal(err) {
 		return Caused(err, "service %s/%s: the %s was forbidden: %s; ask for patch permission on services, or use --dry-run to only look", svc.Namespace, svc.Name, phase, StatusMessage(err))
 	}
+	if apierrors.IsTimeout(err) {
+		return Caused(err, "service %s/%s: the API server did not complete the %s in time (504): %s; it may still have made it", svc.Namespace, svc.Name, phase, StatusMessage(err))
+	}
 	if apierrors.IsConflict(err) {
 		return Caused(err, "service %s/%s changed during the %s: %s; run the command again", svc.Namespace, svc.Name, phase, StatusMessage(err))
 	}

@@ -138,6 +138,8 @@ func applyError(err error, name, phase string) error {
 	switch {
 	case apierrors.IsForbidden(err):
 		return Caused(err, "%s: the %s was forbidden: %s; installing admission policies needs a cluster admin", name, phase, StatusMessage(err))
+	case apierrors.IsTimeout(err):
+		return Caused(err, "%s: the API server did not complete the %s in time (504): %s; it may still have made it", name, phase, StatusMessage(err))
 	case apierrors.IsConflict(err):
 		return Caused(err, "%s: the %s conflicts with another field manager: %s; delete the object, or apply it with kubectl apply --server-side --force-conflicts", name, phase, StatusMessage(err))
 	case errors.As(err, &st):

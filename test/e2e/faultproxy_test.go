@@ -125,6 +125,7 @@ const (
 	actHold
 	actDrop
 	actDropAnswer
+	actTimeoutAnswer
 )
 
 // faultAction is what the proxy does with one request; see faultProxy.
@@ -139,6 +140,10 @@ var (
 	pass       = faultAction{kind: actPass}
 	drop       = faultAction{kind: actDrop}
 	dropAnswer = faultAction{kind: actDropAnswer}
+	// timeoutAnswer: the request goes to the API server, which acts on it; the client gets 504
+	// with reason Timeout instead of the answer, as kube-apiserver's own request timeout answers
+	// while the handler may still complete (apierrors.NewTimeoutError).
+	timeoutAnswer = faultAction{kind: actTimeoutAnswer}
 )
 
 // answer makes the proxy answer with status and the headers given as name, value pairs.
@@ -163,6 +168,8 @@ func (a faultAction) String() string {
 		return "drop"
 	case actDropAnswer:
 		return "drop answer"
+	case actTimeoutAnswer:
+		return "504 Timeout after forwarding"
 	}
 	return "pass"
 }
@@ -408,6 +415,22 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		})
 		hangUp(w)
+		return
+	case actTimeoutAnswer:
+		code, err := p.forwardAndDiscard(r)
+		set(func() {
+			rec.Forwarded, rec.ServerCode, rec.Code = err == nil, code, http.StatusGatewayTimeout
+			if err != nil {
+				rec.Err = err.Error()
+			}
+		})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusGatewayTimeout)
+		_ = json.NewEncoder(w).Encode(&metav1.Status{
+			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+			Status:   metav1.StatusFailure, Code: http.StatusGatewayTimeout, Reason: metav1.StatusReasonTimeout,
+			Message: "Timeout: request did not complete within the allotted timeout",
+		})
 		return
 	case actHold:
 		start := time.Now()

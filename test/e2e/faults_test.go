@@ -201,35 +201,45 @@ func TestFaultServerGoneDuringGroupWrite(t *testing.T) {
 	//
 	// Before the fix this test drove, the Service whose write reached the server but whose answer
 	// was lost was named only as the one that failed, with no revert command.
-	t.Run("the answer to a write is lost", func(t *testing.T) {
-		nsA, _, before := sharedGroup(t)
-		gone := false
-		p := newFaultProxy(t, func(r faultRequest) faultAction {
-			switch {
-			case gone:
-				return drop
-			case isWrite(r) && r.N == 2:
-				gone = true
-				return dropAnswer
-			}
-			return pass
-		})
-		r := kubectl(t, p.Env(), "", append([]string{"elbfix", "svc", "front", "-n", nsA}, groupFacts...)...)
-		t.Logf("the proxy saw:\n%s", p.Log())
-		wantCode(t, r, 2)
-		wantOneLineError(t, r, "already patched before this failure: ")
-		for key, b := range before {
-			live := getService(t, b.Namespace, b.Name)
-			if live.Annotations["kubernetes.io/elb.pass-through"] != "true" {
-				continue
-			}
-			// The revert command is what tells the user that this Service was (or may have been)
-			// written; merely naming it as the one whose write failed does not.
-			if !strings.Contains(r.Stderr, "kubectl patch service "+b.Name+" -n "+b.Namespace+" ") {
-				t.Errorf("%s is patched on the server (its write's answer was lost), but the error gives no revert command for it:\n%s", key, r.Stderr)
-			}
+	//
+	// The same with the answer replaced by 504 Timeout, which kube-apiserver sends when a
+	// request outlives its timeout while the write may still complete: a Status answer, yet not
+	// a refusal.
+	for _, lost := range []faultAction{dropAnswer, timeoutAnswer} {
+		t.Run("the answer to a write is lost/"+lost.String(), func(t *testing.T) { testLostAnswer(t, lost) })
+	}
+}
+
+// testLostAnswer: the second write of the group reaches the server and its answer is lost
+// (lost); then the server is gone.
+func testLostAnswer(t *testing.T, lost faultAction) {
+	nsA, _, before := sharedGroup(t)
+	gone := false
+	p := newFaultProxy(t, func(r faultRequest) faultAction {
+		switch {
+		case gone:
+			return drop
+		case isWrite(r) && r.N == 2:
+			gone = true
+			return lost
 		}
+		return pass
 	})
+	r := kubectl(t, p.Env(), "", append([]string{"elbfix", "svc", "front", "-n", nsA}, groupFacts...)...)
+	t.Logf("the proxy saw:\n%s", p.Log())
+	wantCode(t, r, 2)
+	wantOneLineError(t, r, "already patched before this failure: ")
+	for key, b := range before {
+		live := getService(t, b.Namespace, b.Name)
+		if live.Annotations["kubernetes.io/elb.pass-through"] != "true" {
+			continue
+		}
+		// The revert command is what tells the user that this Service was (or may have been)
+		// written; merely naming it as the one whose write failed does not.
+		if !strings.Contains(r.Stderr, "kubectl patch service "+b.Name+" -n "+b.Namespace+" ") {
+			t.Errorf("%s is patched on the server (its write's answer was lost), but the error gives no revert command for it:\n%s", key, r.Stderr)
+		}
+	}
 }
 
 // TestFault429RetryAfter: the API server throttles (429 with Retry-After: 1, as priority and
