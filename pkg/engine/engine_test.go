@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"sync/atomic"
 	"testing"
 
@@ -126,6 +127,27 @@ func TestParallelEach(t *testing.T) {
 		return nil
 	}); !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the item's error", err)
+	}
+	// Two fail, the later one first: the error is the lower index's, as a loop in order gives.
+	// Item 3 waits for item 4, so this needs two calls at a time (with one, the order is the
+	// loop's anyway).
+	if goruntime.GOMAXPROCS(0) < 2 {
+		return
+	}
+	first, second := errors.New("item 3"), errors.New("item 4")
+	release := make(chan struct{})
+	if err := parallelEach(n, func(i int) error {
+		switch i {
+		case 3:
+			<-release
+			return first
+		case 4:
+			close(release)
+			return second
+		}
+		return nil
+	}); !errors.Is(err, first) {
+		t.Fatalf("err = %v, want item 3's", err)
 	}
 }
 
