@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"reflect"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -305,7 +308,19 @@ func bulkServices(t *testing.T, ns string, n int) {
 				Ports:                         []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP}},
 			},
 		}
-		_, err := cs.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{})
+		// On a loaded machine a create may time out on the client while the server makes it:
+		// try again, and take AlreadyExists as made.
+		var err error
+		for range 3 {
+			_, err = cs.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{})
+			if err == nil || apierrors.IsAlreadyExists(err) {
+				return nil
+			}
+			var netErr net.Error
+			if !errors.As(err, &netErr) || !netErr.Timeout() {
+				return err
+			}
+		}
 		return err
 	}); err != nil {
 		t.Fatal(err)
