@@ -27,6 +27,9 @@ type CatalogEntry struct {
 	// FixFor says whether a fix is proposed for the finding: FixAlways, FixOnNodePort, or ""
 	// (reported only; it may still be cleared by a fix for another finding).
 	FixFor string
+	// NotInPolicy says why the admission policies of `policy` cannot check the finding on one
+	// object (printed in their notes); "" when they do, with a rule in pkg/policy.
+	NotInPolicy string
 }
 
 // Values of CatalogEntry.FixFor.
@@ -59,12 +62,14 @@ var Catalog = []CatalogEntry{
 		Remedy: "externalTrafficPolicy: Cluster, or the ClusterIP or DNS name NAME.NAMESPACE.svc inside the cluster",
 		FixFor: FixAlways},
 	{ID: FindingPassThroughUnsupportedVersion, Severity: "error (warning on v1.16\u2013v1.18)",
-		When:   "pass-through set or wanted on a cluster older than v1.19 (not supported at all on v1.15 and older)",
-		Remedy: "upgrade the cluster to v1.19 or later, or do without pass-through: externalTrafficPolicy: Cluster (CCE's webhook may refuse removing an existing annotation)"},
+		When:        "pass-through set or wanted on a cluster older than v1.19 (not supported at all on v1.15 and older)",
+		Remedy:      "upgrade the cluster to v1.19 or later, or do without pass-through: externalTrafficPolicy: Cluster (CCE's webhook may refuse removing an existing annotation)",
+		NotInPolicy: "cannot happen where admission policies run (v1.28 and later; pass-through needs v1.19)"},
 	{ID: FindingPassThroughInconsistentSharedLB, Severity: SeverityError,
-		When:   "IPVS (or proxy mode unknown): Services on one elb.id disagree on pass-through",
-		Remedy: "set the same pass-through on every Service of the ELB (a pass-through fix sets \"true\" on all of them: alsoPatch)",
-		FixFor: FixAlways},
+		When:        "IPVS (or proxy mode unknown): Services on one elb.id disagree on pass-through",
+		Remedy:      "set the same pass-through on every Service of the ELB (a pass-through fix sets \"true\" on all of them: alsoPatch)",
+		FixFor:      FixAlways,
+		NotInPolicy: "needs the other Services on the same kubernetes.io/elb.id; admission sees one object: run kubectl elbfix scan"},
 	{ID: FindingTurboLocalNeedsHostNetwork, Severity: SeverityError,
 		When:   "CCE Turbo, Local policy, backends not on hostNetwork (or not known to be)",
 		Remedy: "externalTrafficPolicy: Cluster, or hostNetwork backends",
@@ -73,11 +78,13 @@ var Catalog = []CatalogEntry{
 		When:   "a kubernetes.io/elb.* annotation does not parse, or an elbfix.io/ignore annotation has no reason or names an unknown finding id",
 		Remedy: "fix the annotation's value (the message quotes the parser, or names what is missing or unknown)"},
 	{ID: FindingDetectionIncomplete, Severity: SeverityInfo,
-		When:   "network model or proxy mode unknown for a Local Service; the verdict covers every possibility",
-		Remedy: "pass --network-model / --proxy-mode"},
+		When:        "network model or proxy mode unknown for a Local Service; the verdict covers every possibility",
+		Remedy:      "pass --network-model / --proxy-mode",
+		NotInPolicy: "is about detection, not the Service: the facts are fixed in the ConfigMap, and an unknown fact makes the rules cover every possibility"},
 	{ID: FindingELBMemberQuotaExceeded, Severity: SeverityWarning,
-		When:   "recent events with members_per_pool quota errors (ELB.8905), or a listener's pool at the default quota of 500 members now or after the fix",
-		Remedy: "correct the health check's protocol and port, and raise the members_per_pool quota"},
+		When:        "recent events with members_per_pool quota errors (ELB.8905), or a listener's pool at the default quota of 500 members now or after the fix",
+		Remedy:      "correct the health check's protocol and port, and raise the members_per_pool quota",
+		NotInPolicy: "needs the Service's Events and its member count (nodes, endpoints): run kubectl elbfix svc or scan"},
 	{ID: FindingHealthCheckConfig, Severity: SeverityWarning,
 		When:   "health check annotations that can't work (e.g. a UDP check on a TCP port, values out of the ELB's ranges) or are ignored (the check is off)",
 		Remedy: "fix or remove the health check annotation"},
@@ -85,14 +92,17 @@ var Catalog = []CatalogEntry{
 		When:   "elb.class: shared/dedicated (the open-source cloud-provider-huaweicloud dialect): pass-through does not exist there",
 		Remedy: "only the policy fix applies (externalTrafficPolicy: Cluster), or the ClusterIP or DNS name NAME.NAMESPACE.svc inside the cluster"},
 	{ID: FindingELBMembersUnhealthy, Severity: SeverityWarning,
-		When:   "--cloud: the ELB API reports members of the Service's pools whose health check fails (operating_status OFFLINE), with the count",
-		Remedy: "check the health check's protocol and port and the backends on those members; the ELB sends them no traffic"},
+		When:        "--cloud: the ELB API reports members of the Service's pools whose health check fails (operating_status OFFLINE), with the count",
+		Remedy:      "check the health check's protocol and port and the backends on those members; the ELB sends them no traffic",
+		NotInPolicy: "needs the ELB API (the pool's members and their health): run kubectl elbfix svc or scan with --cloud"},
 	{ID: FindingELBHealthCheckPortMismatch, Severity: SeverityWarning,
-		When:   "--cloud: the pool's health monitor probes a fixed port (monitor_port) that is none of the members' ports, the Service's ports, NodePorts, target ports or health-check NodePort",
-		Remedy: "point the health check at the port the backends serve (kubernetes.io/elb.health-check-option(s)), or remove the fixed port"},
+		When:        "--cloud: the pool's health monitor probes a fixed port (monitor_port) that is none of the members' ports, the Service's ports, NodePorts, target ports or health-check NodePort",
+		Remedy:      "point the health check at the port the backends serve (kubernetes.io/elb.health-check-option(s)), or remove the fixed port",
+		NotInPolicy: "needs the ELB API (the health monitor actually configured): run kubectl elbfix svc or scan with --cloud"},
 	{ID: FindingELBMemberQuotaNear, Severity: SeverityWarning,
-		When:   "--cloud: a pool of the Service holds 80% or more of the project's members_per_pool quota as the ELB API counts it (at the quota, CCE's next member update fails with ELB.8905), before any Event says so",
-		Remedy: "raise the members_per_pool quota before the next change of the Service's backends; see elb-member-quota-exceeded"},
+		When:        "--cloud: a pool of the Service holds 80% or more of the project's members_per_pool quota as the ELB API counts it (at the quota, CCE's next member update fails with ELB.8905), before any Event says so",
+		Remedy:      "raise the members_per_pool quota before the next change of the Service's backends; see elb-member-quota-exceeded",
+		NotInPolicy: "needs the ELB API (the pool's members and the members_per_pool quota): run kubectl elbfix svc or scan with --cloud"},
 }
 
 // catalogByID indexes Catalog.

@@ -90,16 +90,16 @@ func ServedFor(v kubeversion.Version) Served {
 }
 
 // NotExpressible are the findings a policy on one Service cannot check, and why (the output's
-// comment and the README say so).
-var NotExpressible = map[string]string{
-	plan.FindingPassThroughInconsistentSharedLB: "needs the other Services on the same kubernetes.io/elb.id; admission sees one object: run kubectl elbfix scan",
-	plan.FindingELBMemberQuotaExceeded:          "needs the Service's Events and its member count (nodes, endpoints): run kubectl elbfix svc or scan",
-	plan.FindingDetectionIncomplete:             "is about detection, not the Service: the facts are fixed in the ConfigMap, and an unknown fact makes the rules cover every possibility",
-	plan.FindingPassThroughUnsupportedVersion:   "cannot happen where admission policies run (v1.28 and later; pass-through needs v1.19)",
-	plan.FindingELBMembersUnhealthy:             "needs the ELB API (the pool's members and their health): run kubectl elbfix svc or scan with --cloud",
-	plan.FindingELBHealthCheckPortMismatch:      "needs the ELB API (the health monitor actually configured): run kubectl elbfix svc or scan with --cloud",
-	plan.FindingELBMemberQuotaNear:              "needs the ELB API (the pool's members and the members_per_pool quota): run kubectl elbfix svc or scan with --cloud",
-}
+// comment and the README say so): the catalogue's NotInPolicy.
+var NotExpressible = func() map[string]string {
+	out := map[string]string{}
+	for _, e := range plan.Catalog {
+		if e.NotInPolicy != "" {
+			out[e.ID] = e.NotInPolicy
+		}
+	}
+	return out
+}()
 
 // Expressible lists the per-object findings the policies check, errors first.
 func Expressible() []string {
