@@ -7,9 +7,8 @@ import (
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
 
-// ignoreAnnotation lets a Service's owner silence findings with a reason:
-// elbfix.io/ignore: "<finding-id>[,<finding-id>...]: <reason>".
-const ignoreAnnotation = "elbfix.io/ignore"
+// ignoreAnnotation is the per-Service exception.
+const ignoreAnnotation = plan.IgnoreAnnotation
 
 // KnownFinding tells whether id is a finding id of the catalogue.
 func KnownFinding(id string) bool { return slices.Contains(plan.FindingIDs, id) }

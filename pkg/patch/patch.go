@@ -11,12 +11,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
 
 // PassThroughAnnotation is the CCE annotation that routes in-cluster traffic to the ELB address
-// through the ELB instead of kube-proxy's short-cut.
-const PassThroughAnnotation = "kubernetes.io/elb.pass-through"
+// through the ELB instead of kube-proxy's short-cut (its key is pkg/elb's, with the others).
+const PassThroughAnnotation = elb.AnnPassThrough
 
 // Fixed returns a copy of svc with the fix of the given strategy applied. Only the fixed field
 // changes: the pass-through annotation, or spec.externalTrafficPolicy.

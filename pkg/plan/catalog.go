@@ -19,6 +19,11 @@ const (
 	FindingELBMemberQuotaNear              = "elb-member-quota-near"
 )
 
+// IgnoreAnnotation lets a Service's owner silence findings with a reason:
+// elbfix.io/ignore: "<finding-id>[,<finding-id>...]: <reason>" (svc and scan read it, and the
+// admission policies honour it).
+const IgnoreAnnotation = "elbfix.io/ignore"
+
 // CatalogEntry describes one finding id once: its id, its severity as documented (a rule when
 // it varies), when it fires, the remedy, and whether a fix answers it (FixFor). The rule that
 // raises it is a method of facts in decide.go, called from evaluate.

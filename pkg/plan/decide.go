@@ -19,7 +19,7 @@ const PatchTypeStrategic = "strategic"
 
 // passThroughPatch is the change of the pass-through strategy (also sent to the other Services of
 // one ELB in IPVS mode).
-const passThroughPatch = `{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":"true"}}}`
+const passThroughPatch = `{"metadata":{"annotations":{"` + elb.AnnPassThrough + `":"true"}}}`
 
 // Input is everything one verdict stands on.
 type Input struct {

@@ -269,8 +269,8 @@ func badAnnotationNames() string {
 	return "(" + strings.Join(parts, " + ") + ")"
 }
 
-// ignoreAnnotation is the per-Service exception (pkg/cmd, README "Reports over many Services").
-const ignoreAnnotation = "elbfix.io/ignore"
+// ignoreAnnotation is the per-Service exception (README "Reports over many Services").
+const ignoreAnnotation = plan.IgnoreAnnotation
 
 func factTrue(key string) string {
 	return fmt.Sprintf("('%s' in variables.facts && variables.facts['%s'] == 'true')", key, key)

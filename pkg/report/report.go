@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
 
@@ -405,7 +406,7 @@ func WriteServiceShort(w io.Writer, sp plan.ServicePlan) {
 func ChangeWords(strategy string) string {
 	switch strategy {
 	case plan.StrategyPassThrough:
-		return "set kubernetes.io/elb.pass-through=true"
+		return "set " + elb.AnnPassThrough + "=true"
 	case plan.StrategyCluster:
 		return "set spec.externalTrafficPolicy=Cluster"
 	}
