@@ -661,10 +661,14 @@ func (d *Doc) decodeItem(item int, v interface{}) (err error) {
 		if !d.JSON {
 			// As kubectl does: YAML (1.1, so an unquoted on/yes is a bool) to JSON without
 			// regard to the target type, then JSON into the type. What the API server would
-			// refuse is refused here.
-			j, err := sigsyaml.YAMLToJSON(b)
-			if err != nil {
-				return err
+			// refuse is refused here. The document's tree, when Read or ApplyPatch has it,
+			// gives the same JSON without parsing the text again.
+			j, ok := treeJSON(b, d.node)
+			if !ok {
+				var err error
+				if j, err = sigsyaml.YAMLToJSON(b); err != nil {
+					return err
+				}
 			}
 			b = j
 		}
