@@ -47,6 +47,31 @@ func breakLen(src []byte, i int) int {
 
 func (li *lineIndex) lines() int { return len(li.starts) }
 
+// countLines is newLineIndex(src).lines() without the index: 1 + the number of line breaks.
+func countLines(src []byte) int {
+	n := 1
+	for i := 0; i < len(src); {
+		if b := breakLen(src, i); b > 0 {
+			i += b
+			n++
+			continue
+		}
+		i++
+	}
+	return n
+}
+
+// firstLine is the first line of src without its break, and the offset where the second line
+// starts (len(src) when there is none): newLineIndex(src).text(1) and lineStart(2).
+func firstLine(src []byte) (line []byte, next int) {
+	for i := 0; i < len(src); i++ {
+		if b := breakLen(src, i); b > 0 {
+			return src[:i], i + b
+		}
+	}
+	return src, len(src)
+}
+
 // lineStart is the offset of the first byte of line (1-based); len(src) past the last line.
 func (li *lineIndex) lineStart(line int) int {
 	if line < 1 {
