@@ -190,8 +190,13 @@ func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
 			continue
 		}
 		full := filepath.Join(path, e.Name())
-		if st, err := os.Stat(full); err != nil || st.IsDir() {
+		if e.IsDir() {
 			continue
+		}
+		if !e.Type().IsRegular() { // a symbolic link, say: what it names counts
+			if st, err := os.Stat(full); err != nil || st.IsDir() {
+				continue
+			}
 		}
 		names = append(names, full)
 	}
@@ -199,13 +204,18 @@ func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%s: no .yaml, .yml or .json files in the directory", path)
 	}
+	// The files are read on every core; the error is the first file's in name order.
 	files := make([]fileText, len(names))
-	for i, name := range names {
-		data, err := os.ReadFile(name) //nolint:gosec // G304: a file of the directory the user named with -f
+	errs := make([]error, len(names))
+	_ = parallel(len(names), func(i int) error {
+		data, err := os.ReadFile(names[i]) //nolint:gosec // G304: a file of the directory the user named with -f
+		files[i], errs[i] = fileText{names[i], data}, err
+		return nil
+	})
+	for i, err := range errs {
 		if err != nil {
-			return nil, fileError(name, err)
+			return nil, fileError(names[i], err)
 		}
-		files[i] = fileText{name, data}
 	}
 	return s, s.add(files...)
 }
