@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
@@ -369,9 +371,30 @@ func needsQuote(s string, flow bool) bool {
 	if flow && strings.ContainsAny(s, ",[]{}") {
 		return true
 	}
+	if len(s) <= maxQuoteMemo {
+		if q, ok := quoteMemo.Load(s); ok {
+			return q.(bool)
+		}
+	}
 	out, err := yaml.Marshal(s)
-	return err != nil || string(out) != s+"\n"
+	q := err != nil || string(out) != s+"\n"
+	if len(s) <= maxQuoteMemo && quoteMemoLen.Add(1) <= maxQuoteMemoLen {
+		quoteMemo.Store(s, q)
+	}
+	return q
 }
+
+// quoteMemo remembers needsQuote's yaml.Marshal verdict on short strings (a fix writes the same
+// few values into thousands of documents, and an encoder costs more than a document's edit).
+var (
+	quoteMemo    sync.Map // string → bool
+	quoteMemoLen atomic.Int64
+)
+
+const (
+	maxQuoteMemo    = 64   // bytes of a string remembered
+	maxQuoteMemoLen = 4096 // strings remembered
+)
 
 // singleQuotable reports whether s can be written in single quotes on one line.
 func singleQuotable(s string) bool {
