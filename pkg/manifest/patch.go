@@ -19,7 +19,10 @@ import (
 // edited in place (see the package comment), the document is parsed again and r.Service is
 // decoded anew. On error nothing changes. A patch that changes nothing leaves the text as it was.
 func (r *ServiceRef) ApplyPatch(patch []byte) error {
-	changed, svc, err := r.Doc.applyPatch(r.Item, patch)
+	ok, changed, svc, err := r.Doc.takePrepared(r.Item, patch)
+	if !ok {
+		changed, svc, err = r.Doc.applyPatch(r.Item, patch)
+	}
 	if err != nil {
 		return err
 	}
@@ -538,6 +541,7 @@ func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Serv
 		d.text = old
 		return false, nil, err
 	}
+	d.gen++
 	return true, svc, nil
 }
 
