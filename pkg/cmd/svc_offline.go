@@ -51,11 +51,14 @@ func (o *SvcOptions) runOffline() error {
 		return err
 	}
 	fixed := map[string]bool{}
+	var pre []manifest.Patch // the fixes' patches, worked out on every core before they are applied in turn
 	for _, p := range all {
 		if p.sp.Changed {
 			fixed[p.sp.Namespace+"/"+p.sp.Name] = true
+			pre = append(pre, manifest.Patch{Ref: byKey[p.sp.Namespace+"/"+p.sp.Name], Patch: p.patch})
 		}
 	}
+	set.PreparePatches(pre)
 	for _, p := range all {
 		ref := byKey[p.sp.Namespace+"/"+p.sp.Name]
 		p.file = ref.Doc.File
