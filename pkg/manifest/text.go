@@ -15,8 +15,12 @@ type lineIndex struct {
 }
 
 func newLineIndex(src []byte) *lineIndex {
-	starts := []int{0}
+	starts := make([]int, 1, bytes.Count(src, []byte{'\n'})+2)
 	for i := 0; i < len(src); {
+		if !maybeBreak(src[i]) {
+			i++
+			continue
+		}
 		if n := breakLen(src, i); n > 0 {
 			i += n
 			starts = append(starts, i)
@@ -26,6 +30,9 @@ func newLineIndex(src []byte) *lineIndex {
 	}
 	return &lineIndex{src: src, starts: starts}
 }
+
+// maybeBreak reports whether a line break can start with byte c (breakLen).
+func maybeBreak(c byte) bool { return c == '\n' || c == '\r' || c == 0xC2 || c == 0xE2 }
 
 // breakLen is the length of the line break at src[i], or 0.
 func breakLen(src []byte, i int) int {
