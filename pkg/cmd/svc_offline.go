@@ -40,10 +40,11 @@ func (o *SvcOptions) runOffline() error {
 	// Each plan depends only on its Service and the read-only groups and Events: plan them on
 	// every core, as scan does.
 	all := make([]*planned, len(svcs))
+	elbCache := plan.NewELBCache() // each Service's ELB annotations parsed once, not once per Service of its ELB
 	if err := parallelEach(len(svcs), func(i int) error {
 		svc := svcs[i]
 		in := plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy, Offline: true, EndpointCount: -1,
-			Events: events[svc.Namespace+"/"+svc.Name], SameELB: groups[svc.Annotations[elb.AnnID]]}
+			Events: events[svc.Namespace+"/"+svc.Name], SameELB: groups[svc.Annotations[elb.AnnID]], ELBCache: elbCache}
 		p, err := planOne(in, nil)
 		all[i] = p
 		return err
