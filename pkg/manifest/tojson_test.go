@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	sigsyaml "sigs.k8s.io/yaml"
@@ -88,6 +89,11 @@ func TestTreeJSON(t *testing.T) {
 		"{}\n",
 		"a: []\nb: {}\nc: [[], {}]\n",
 		"---\n# only a comment\n",
+		"a:\tb\n", "a: b\t# c\n", "a:\n\t- b\n", "- a\n-\tb\n", "a: b\u2028c\n", "a: b\u0085c\n", "a: \ufeffb\n",
+		"a: 'multi\n  line'\nb: \"x\\\n  y\"\n", "a: plain\n  continued # c\n", "a: >-\n  x\n\n  y\n",
+		strings.Repeat("k", 1100) + ": v\n", "a: " + strings.Repeat("v", 70000) + "\n", "{a: b,}\n", "[a, b,]\n",
+		"a: {b: c, d}\n", "a: [b: c]\n", "? a\n: b\n", "a: b\n...\n", "%YAML 1.1\n---\na: b\n", "%TAG ! tag:x,2000:\n---\na: b\n",
+		"a: -1_0\n", "a: 0_1\n", "a: 1:2\n", "a: 12:30:45\n", "a: 2001-12-14T21:59:43Z\n", "a: 1e400\n",
 	} {
 		if checkTreeJSON(t, []byte(doc)) {
 			converted++
