@@ -6,8 +6,11 @@
 // (empty and comment-only documents are kept as text but hold no object). A file (or a document)
 // that is JSON is read as JSON. Objects must be mappings with apiVersion and kind; the items of a
 // List are objects too. Services and Events are decoded as kubectl reads manifests (YAML 1.1 to
-// JSON by sigs.k8s.io/yaml, then encoding/json, unknown fields ignored), so what the API server
-// would refuse, such as an unquoted on/yes annotation value or port: "abc", is an error here.
+// JSON as sigs.k8s.io/yaml converts it, then encoding/json, unknown fields ignored), so what the
+// API server would refuse, such as an unquoted on/yes annotation value or port: "abc", is an
+// error here. The JSON is made from the document's yaml.v3 tree (treeJSON) unless the document
+// holds what only sigs.k8s.io/yaml converts (tags, aliases, floats, ...), so a document is parsed
+// once, not twice.
 // Events are only read (what they say about Services, e.g. ELB quota errors), never patched.
 //
 // Formatting. A document that no patch changed is written back byte for byte. A changed document
