@@ -62,10 +62,11 @@ func (o *Offline) Run() (*OfflineResult, error) {
 	// Each plan depends only on its Service and the read-only groups and Events: plan them on
 	// every core, as scan does.
 	all := make([]*Planned, len(svcs))
+	elbCache := plan.NewELBCache() // each Service's ELB annotations parsed once, not once per Service of its ELB
 	if err := parallelEach(len(svcs), func(i int) error {
 		svc := svcs[i]
 		in := plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy, Offline: true, EndpointCount: -1,
-			Events: events[svc.Namespace+"/"+svc.Name], SameELB: groups[svc.Annotations[elb.AnnID]]}
+			Events: events[svc.Namespace+"/"+svc.Name], SameELB: groups[svc.Annotations[elb.AnnID]], ELBCache: elbCache}
 		p, err := planOne(in, nil)
 		all[i] = p
 		return err
@@ -73,11 +74,14 @@ func (o *Offline) Run() (*OfflineResult, error) {
 		return nil, err
 	}
 	fixed := map[string]bool{}
+	var pre []manifest.Patch // the fixes' patches, worked out on every core before they are applied in turn
 	for _, p := range all {
 		if p.Plan.Changed {
 			fixed[p.Plan.Namespace+"/"+p.Plan.Name] = true
+			pre = append(pre, manifest.Patch{Ref: byKey[p.Plan.Namespace+"/"+p.Plan.Name], Patch: p.Patch})
 		}
 	}
+	set.PreparePatches(pre)
 	for _, p := range all {
 		ref := byKey[p.Plan.Namespace+"/"+p.Plan.Name]
 		p.File = ref.Doc.File

@@ -6,8 +6,11 @@
 // (empty and comment-only documents are kept as text but hold no object). A file (or a document)
 // that is JSON is read as JSON. Objects must be mappings with apiVersion and kind; the items of a
 // List are objects too. Services and Events are decoded as kubectl reads manifests (YAML 1.1 to
-// JSON by sigs.k8s.io/yaml, then encoding/json, unknown fields ignored), so what the API server
-// would refuse, such as an unquoted on/yes annotation value or port: "abc", is an error here.
+// JSON as sigs.k8s.io/yaml converts it, then encoding/json, unknown fields ignored), so what the
+// API server would refuse, such as an unquoted on/yes annotation value or port: "abc", is an
+// error here. The JSON is made from the document's yaml.v3 tree (treeJSON) unless the document
+// holds what only sigs.k8s.io/yaml converts (tags, aliases, floats, ...), so a document is parsed
+// once, not twice.
 // Events are only read (what they say about Services, e.g. ELB quota errors), never patched.
 //
 // Formatting. A document that no patch changed is written back byte for byte. A changed document
@@ -119,6 +122,9 @@ type Doc struct {
 	items    []json.RawMessage
 	itemsErr error
 	itemsOK  bool
+	// gen counts the changes of text; prepared is a patch worked out ahead (PreparePatches).
+	gen      uint64
+	prepared *prepared
 }
 
 // Object is one Kubernetes object of a manifest: a document, or an item of a List document.
@@ -190,8 +196,13 @@ func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
 			continue
 		}
 		full := filepath.Join(path, e.Name())
-		if st, err := os.Stat(full); err != nil || st.IsDir() {
+		if e.IsDir() {
 			continue
+		}
+		if !e.Type().IsRegular() { // a symbolic link, say: what it names counts
+			if st, err := os.Stat(full); err != nil || st.IsDir() {
+				continue
+			}
 		}
 		names = append(names, full)
 	}
@@ -199,13 +210,18 @@ func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%s: no .yaml, .yml or .json files in the directory", path)
 	}
+	// The files are read on every core; the error is the first file's in name order.
 	files := make([]fileText, len(names))
-	for i, name := range names {
-		data, err := os.ReadFile(name) //nolint:gosec // G304: a file of the directory the user named with -f
+	errs := make([]error, len(names))
+	_ = parallel(len(names), func(i int) error {
+		data, err := os.ReadFile(names[i]) //nolint:gosec // G304: a file of the directory the user named with -f
+		files[i], errs[i] = fileText{names[i], data}, err
+		return nil
+	})
+	for i, err := range errs {
 		if err != nil {
-			return nil, fileError(name, err)
+			return nil, fileError(names[i], err)
 		}
-		files[i] = fileText{name, data}
 	}
 	return s, s.add(files...)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
@@ -17,7 +19,10 @@ import (
 // edited in place (see the package comment), the document is parsed again and r.Service is
 // decoded anew. On error nothing changes. A patch that changes nothing leaves the text as it was.
 func (r *ServiceRef) ApplyPatch(patch []byte) error {
-	changed, svc, err := r.Doc.applyPatch(r.Item, patch)
+	ok, changed, svc, err := r.Doc.takePrepared(r.Item, patch)
+	if !ok {
+		changed, svc, err = r.Doc.applyPatch(r.Item, patch)
+	}
 	if err != nil {
 		return err
 	}
@@ -369,9 +374,30 @@ func needsQuote(s string, flow bool) bool {
 	if flow && strings.ContainsAny(s, ",[]{}") {
 		return true
 	}
+	if len(s) <= maxQuoteMemo {
+		if q, ok := quoteMemo.Load(s); ok {
+			return q.(bool)
+		}
+	}
 	out, err := yaml.Marshal(s)
-	return err != nil || string(out) != s+"\n"
+	q := err != nil || string(out) != s+"\n"
+	if len(s) <= maxQuoteMemo && quoteMemoLen.Add(1) <= maxQuoteMemoLen {
+		quoteMemo.Store(s, q)
+	}
+	return q
 }
+
+// quoteMemo remembers needsQuote's yaml.Marshal verdict on short strings (a fix writes the same
+// few values into thousands of documents, and an encoder costs more than a document's edit).
+var (
+	quoteMemo    sync.Map // string → bool
+	quoteMemoLen atomic.Int64
+)
+
+const (
+	maxQuoteMemo    = 64   // bytes of a string remembered
+	maxQuoteMemoLen = 4096 // strings remembered
+)
 
 // singleQuotable reports whether s can be written in single quotes on one line.
 func singleQuotable(s string) bool {
@@ -515,6 +541,7 @@ func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Serv
 		d.text = old
 		return false, nil, err
 	}
+	d.gen++
 	return true, svc, nil
 }
 

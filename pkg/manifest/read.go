@@ -62,7 +62,7 @@ func (s *Set) addSequential(files []fileText) error {
 		index, line := 0, 1
 		for _, c := range f.chunks {
 			d := &Doc{File: f.Name, Index: index, set: s, orig: c.text, text: c.text, startLine: line}
-			line += newLineIndex(c.text).lines() - 1
+			line += countLines(c.text) - 1
 			if err := d.parse(); err != nil {
 				if err == errEmpty {
 					continue
@@ -109,7 +109,7 @@ func (s *Set) addParallel(files []fileText) error {
 		line := 1
 		for _, c := range f.chunks {
 			u := &unit{c: c, d: &Doc{File: f.Name, set: s, orig: c.text, text: c.text, startLine: line}}
-			line += newLineIndex(c.text).lines() - 1
+			line += countLines(c.text) - 1
 			units = append(units, u)
 			perFile[i] = append(perFile[i], u)
 		}
@@ -361,9 +361,8 @@ func contentLine(text []byte) int {
 // stream written from JSON files): the offset of its "{", or -1.
 func jsonValueStart(text []byte) int {
 	off := 0
-	li := newLineIndex(text)
-	if li.lines() > 0 && isMarker(li.text(1), "---") && len(bytes.TrimSpace(li.text(1)[3:])) == 0 {
-		off = li.lineStart(2)
+	if first, next := firstLine(text); isMarker(first, "---") && len(bytes.TrimSpace(first[3:])) == 0 {
+		off = next
 	}
 	for off < len(text) && (text[off] == ' ' || text[off] == '\t' || text[off] == '\r' || text[off] == '\n') {
 		off++
@@ -444,16 +443,16 @@ func (d *Doc) load(node *yaml.Node, spans map[*yaml.Node]span, valueOff int, isJ
 	if root != nil {
 		line = d.startLine + root.Line - 1
 	}
-	where := fmt.Sprintf("%s (line %d)", d, line)
+	where := func() string { return fmt.Sprintf("%s (line %d)", d, line) } // for errors only
 	if root == nil || root.Kind != yaml.MappingNode {
-		return fmt.Errorf("%s: not a Kubernetes object: want a mapping with apiVersion and kind, found %s", where, describeNode(root))
+		return fmt.Errorf("%s: not a Kubernetes object: want a mapping with apiVersion and kind, found %s", where(), describeNode(root))
 	}
 	if err := checkKeys(root, d.startLine-1); err != nil {
 		return fmt.Errorf("%s: %v", d, err)
 	}
 	apiVersion, kind, ns, name, err := identity(root)
 	if err != nil {
-		return fmt.Errorf("%s: %v", where, err)
+		return fmt.Errorf("%s: %v", where(), err)
 	}
 	d.node, d.spans, d.valueOff, d.JSON = node, spans, valueOff, isJSON
 	d.items, d.itemsErr, d.itemsOK = nil, nil, false
@@ -477,7 +476,7 @@ func (d *Doc) load(node *yaml.Node, spans map[*yaml.Node]span, valueOff int, isJ
 			return nil
 		}
 		if items.Kind != yaml.SequenceNode {
-			return fmt.Errorf("%s: %s items must be a list, found %s", where, kind, describeNode(items))
+			return fmt.Errorf("%s: %s items must be a list, found %s", where(), kind, describeNode(items))
 		}
 		for i, it := range items.Content {
 			itLine := d.startLine + it.Line - 1
@@ -590,6 +589,37 @@ func describeNode(n *yaml.Node) string {
 	return "an unknown node"
 }
 
+// duplicateKey finds the first scalar key of mapping m (merge keys aside) that an earlier key
+// has already given, with the same tag: it, and the earlier key.
+func duplicateKey(m *yaml.Node) (k, prev *yaml.Node) {
+	const small = 16 // pairs; a mapping this small is compared pair by pair, with no map
+	var seen map[string]*yaml.Node
+	if len(m.Content) > 2*small {
+		seen = map[string]*yaml.Node{}
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if k.Kind != yaml.ScalarNode || k.Value == "<<" {
+			continue
+		}
+		if seen == nil {
+			for j := 0; j < i; j += 2 {
+				p := m.Content[j]
+				if p.Kind == yaml.ScalarNode && p.Value == k.Value && p.ShortTag() == k.ShortTag() {
+					return k, p
+				}
+			}
+			continue
+		}
+		id := k.ShortTag() + "\x00" + k.Value
+		if prev, ok := seen[id]; ok {
+			return k, prev
+		}
+		seen[id] = k
+	}
+	return nil, nil
+}
+
 // checkKeys rejects a mapping that names the same key twice: which value would count is unclear,
 // and a patch would change only one of them. Lines are shifted by delta.
 func checkKeys(n *yaml.Node, delta int) error {
@@ -599,17 +629,8 @@ func checkKeys(n *yaml.Node, delta int) error {
 			return errors.New("document nested too deeply")
 		}
 		if n.Kind == yaml.MappingNode {
-			seen := map[string]*yaml.Node{}
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i]
-				if k.Kind != yaml.ScalarNode || k.Value == "<<" {
-					continue
-				}
-				id := k.ShortTag() + "\x00" + k.Value
-				if prev, ok := seen[id]; ok {
-					return fmt.Errorf("line %d: mapping key %q already defined at line %d", k.Line+delta, k.Value, prev.Line+delta)
-				}
-				seen[id] = k
+			if k, prev := duplicateKey(n); k != nil {
+				return fmt.Errorf("line %d: mapping key %q already defined at line %d", k.Line+delta, k.Value, prev.Line+delta)
 			}
 		}
 		if n.Kind == yaml.AliasNode {
@@ -661,10 +682,14 @@ func (d *Doc) decodeItem(item int, v interface{}) (err error) {
 		if !d.JSON {
 			// As kubectl does: YAML (1.1, so an unquoted on/yes is a bool) to JSON without
 			// regard to the target type, then JSON into the type. What the API server would
-			// refuse is refused here.
-			j, err := sigsyaml.YAMLToJSON(b)
-			if err != nil {
-				return err
+			// refuse is refused here. The document's tree, when Read or ApplyPatch has it,
+			// gives the same JSON without parsing the text again.
+			j, ok := treeJSON(b, d.node)
+			if !ok {
+				var err error
+				if j, err = sigsyaml.YAMLToJSON(b); err != nil {
+					return err
+				}
 			}
 			b = j
 		}

@@ -15,8 +15,22 @@ type lineIndex struct {
 }
 
 func newLineIndex(src []byte) *lineIndex {
-	starts := []int{0}
+	starts := make([]int, 1, bytes.Count(src, []byte{'\n'})+2)
+	if onlyNewlines(src) {
+		for i := 0; ; {
+			j := bytes.IndexByte(src[i:], '\n')
+			if j < 0 {
+				return &lineIndex{src: src, starts: starts}
+			}
+			i += j + 1
+			starts = append(starts, i)
+		}
+	}
 	for i := 0; i < len(src); {
+		if !maybeBreak(src[i]) {
+			i++
+			continue
+		}
 		if n := breakLen(src, i); n > 0 {
 			i += n
 			starts = append(starts, i)
@@ -26,6 +40,14 @@ func newLineIndex(src []byte) *lineIndex {
 	}
 	return &lineIndex{src: src, starts: starts}
 }
+
+// onlyNewlines reports whether every line break of src is a "\n" (no "\r", NEL, LS or PS).
+func onlyNewlines(src []byte) bool {
+	return bytes.IndexByte(src, '\r') < 0 && bytes.IndexByte(src, 0xC2) < 0 && bytes.IndexByte(src, 0xE2) < 0
+}
+
+// maybeBreak reports whether a line break can start with byte c (breakLen).
+func maybeBreak(c byte) bool { return c == '\n' || c == '\r' || c == 0xC2 || c == 0xE2 }
 
 // breakLen is the length of the line break at src[i], or 0.
 func breakLen(src []byte, i int) int {
@@ -47,6 +69,34 @@ func breakLen(src []byte, i int) int {
 
 func (li *lineIndex) lines() int { return len(li.starts) }
 
+// countLines is newLineIndex(src).lines() without the index: 1 + the number of line breaks.
+func countLines(src []byte) int {
+	if onlyNewlines(src) {
+		return bytes.Count(src, []byte{'\n'}) + 1
+	}
+	n := 1
+	for i := 0; i < len(src); {
+		if b := breakLen(src, i); b > 0 {
+			i += b
+			n++
+			continue
+		}
+		i++
+	}
+	return n
+}
+
+// firstLine is the first line of src without its break, and the offset where the second line
+// starts (len(src) when there is none): newLineIndex(src).text(1) and lineStart(2).
+func firstLine(src []byte) (line []byte, next int) {
+	for i := 0; i < len(src); i++ {
+		if b := breakLen(src, i); b > 0 {
+			return src[:i], i + b
+		}
+	}
+	return src, len(src)
+}
+
 // lineStart is the offset of the first byte of line (1-based); len(src) past the last line.
 func (li *lineIndex) lineStart(line int) int {
 	if line < 1 {
@@ -64,11 +114,20 @@ func (li *lineIndex) lineEnd(line int) int {
 	if line >= len(li.starts) {
 		return len(li.src)
 	}
-	// Back over the break.
-	for p := li.lineStart(line); p < next; p++ {
-		if breakLen(li.src, p) > 0 {
-			return p
-		}
+	// Back over the break: the bytes before the next line's start are the break.
+	start := li.lineStart(line)
+	if next <= start {
+		return next
+	}
+	switch c := li.src[next-1]; {
+	case c == '\n' && next-2 >= start && li.src[next-2] == '\r':
+		return next - 2
+	case c == '\n', c == '\r':
+		return next - 1
+	case c == 0x85:
+		return next - 2
+	case c == 0xA8, c == 0xA9:
+		return next - 3
 	}
 	return next
 }

@@ -19,6 +19,11 @@ func (s *Set) Write(w io.Writer) error {
 		return err
 	}
 	var out bytes.Buffer
+	size := 0
+	for _, f := range s.Files {
+		size += f.size() + 8*len(f.Docs) + 8 // and the "---" lines between documents and files
+	}
+	out.Grow(size)
 	open := false // the stream ends in a "---" that the next document may use
 	for _, f := range s.Files {
 		var text []byte
@@ -57,15 +62,28 @@ func (s *Set) Write(w io.Writer) error {
 
 // Bytes is the file's current text: its documents as read or as patched, and what lies between.
 func (f *File) Bytes() []byte {
-	var b bytes.Buffer
+	b := make([]byte, 0, f.size())
 	for _, c := range f.chunks {
-		if c.doc != nil {
-			b.Write(c.doc.text)
-		} else {
-			b.Write(c.text)
-		}
+		b = append(b, c.current()...)
 	}
-	return b.Bytes()
+	return b
+}
+
+// current is the chunk's text: its document's, as read or as patched.
+func (c *chunk) current() []byte {
+	if c.doc != nil {
+		return c.doc.text
+	}
+	return c.text
+}
+
+// size is the length of the file's current text (Bytes).
+func (f *File) size() int {
+	n := 0
+	for _, c := range f.chunks {
+		n += len(c.current())
+	}
+	return n
 }
 
 // Changed reports whether a patch changed any document of the file.

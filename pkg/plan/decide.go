@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -695,13 +696,13 @@ func (f *facts) inconsistent(st state) *Finding {
 func memberSetting(ns, name string, on bool, raw string, self bool) string {
 	val := "not set"
 	if raw != "" {
-		val = fmt.Sprintf("%q", truncate(raw, 40))
+		val = strconv.Quote(truncate(raw, 40))
 	}
 	this := ""
 	if self {
 		this = "this Service; "
 	}
-	return fmt.Sprintf("%s/%s (%spass-through %s: %s)", ns, name, this, onOff(on), val)
+	return ns + "/" + name + " (" + this + "pass-through " + onOff(on) + ": " + val + ")"
 }
 
 // peersDiffering lists the other Services on the ELB whose pass-through is off: those a

@@ -2,7 +2,7 @@
 // v1.20.0 on the same input, in one process: one YAML file holding N LoadBalancer Services
 // (documents separated by ---) and a directory of N files holding one Service each.
 //
-//	go run ./test/bench/offline [-services 5000] [-runs 5]
+//	go run ./test/bench/offline [-services 5000] [-runs 5] [-profile DIR]
 //
 // kube-score is built once with `go install github.com/zegl/kube-score/cmd/kube-score@v1.20.0`
 // into $XDG_CACHE_HOME (or ~/.cache)/kubectl-elbfix-tools/kube-score-v1.20.0 and reused; the
@@ -11,6 +11,11 @@
 // in the machine's load falls on all of them alike. The table gives the median wall time and
 // the median user+sys CPU time of each; the ratios elbfix/kube-score are printed against the
 // issue's goal (no slower: <= 1.0x), never asserted.
+//
+// With -profile DIR, the plugin's two runs are also made in-process (the same cobra command,
+// output discarded), three times each under the CPU profiler: DIR/file.cpu.pprof and
+// DIR/dir.cpu.pprof, and their allocation profiles DIR/file.allocs.pprof and DIR/dir.allocs.pprof,
+// for `go tool pprof -top DIR/file.cpu.pprof`. Process start-up is not in them.
 package main
 
 import (
@@ -20,16 +25,21 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/kubectl-elbfix/kubectl-elbfix/test/bench/internal/benchkit"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
+
+	elbfixcmd "github.com/kubectl-elbfix/kubectl-elbfix/pkg/cmd"
+	"github.com/kubectl-elbfix/kubectl-elbfix/test/bench/internal/benchkit"
 )
 
 const (
@@ -47,12 +57,13 @@ var kubeScoreFlags = []string{"--output-format", "ci"}
 func main() {
 	services := flag.Int("services", 5000, "number of Services (documents in the file, files in the directory)")
 	runs := flag.Int("runs", 5, "timed runs of each command after one warm-up (the median is reported)")
+	profileDir := flag.String("profile", "", "also profile the plugin's runs in-process: write FILE.cpu.pprof and FILE.allocs.pprof (file, dir) to this directory")
 	flag.Parse()
 	if *services < 1 || *runs < 1 {
 		fmt.Fprintln(os.Stderr, "offline: -services and -runs must be at least 1")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *services, *runs); err != nil {
+	if err := run(context.Background(), *services, *runs, *profileDir); err != nil {
 		fmt.Fprintln(os.Stderr, "offline:", err)
 		os.Exit(1)
 	}
@@ -70,7 +81,7 @@ type bench struct {
 	wall, cpu   []time.Duration
 }
 
-func run(ctx context.Context, n, runs int) error {
+func run(ctx context.Context, n, runs int, profileDir string) error {
 	root, err := benchkit.ModuleRoot(self)
 	if err != nil {
 		return err
@@ -165,7 +176,68 @@ func run(ctx context.Context, n, runs int) error {
 		rc := ratio(median(e.cpu), median(k.cpu))
 		fmt.Printf("  %-4s  wall %6.2fx %-4s   cpu %6.2fx %s\n", e.input, rw, verdict(rw), rc, verdict(rc))
 	}
+	if profileDir == "" {
+		return nil
+	}
+	for _, b := range benches {
+		if b.tool == "kubectl-elbfix" {
+			if err := b.profile(profileDir); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// profile runs the plugin's code in-process (pkg/cmd.Execute with the same arguments, output
+// discarded) three times under the CPU profiler, then writes the allocation profile.
+func (b *bench) profile(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cpuPath := filepath.Join(dir, b.input+".cpu.pprof")
+	allocsPath := filepath.Join(dir, b.input+".allocs.pprof")
+	f, err := os.Create(cpuPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var stderr bytes.Buffer
+	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: &stderr}
+	const n = 3
+	fmt.Printf("\nin-process %s (pkg/cmd.Execute, output discarded), %d runs:\n", b.input, n)
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		runtime.GC()
+		start := time.Now()
+		code := elbfixcmd.Execute(streams, b.args)
+		wall := time.Since(start)
+		if code != elbfixcmd.ExitOK && code != elbfixcmd.ExitChanges {
+			pprof.StopCPUProfile()
+			return fmt.Errorf("in-process run on the %s exited %d: %s", b.input, code, tail(stderr.String()))
+		}
+		fmt.Printf("  run %d: %.1f ms wall\n", i+1, float64(wall)/float64(time.Millisecond))
+	}
+	pprof.StopCPUProfile()
+	if err := writeAllocs(allocsPath); err != nil {
+		return err
+	}
+	fmt.Printf("profiles: go tool pprof -top %s\n          go tool pprof -sample_index=alloc_space -top %s\n", cpuPath, allocsPath)
+	return nil
+}
+
+// writeAllocs writes the allocation profile (since the process started) to path.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
 }
 
 // once runs the command; with capture its stdout is returned, otherwise it goes to /dev/null.
