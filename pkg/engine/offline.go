@@ -74,41 +74,27 @@ func (o *Offline) Run() (*OfflineResult, error) {
 		return nil, err
 	}
 	fixed := map[string]bool{}
-	var pre []manifest.Patch // the fixes' patches, worked out on every core before they are applied in turn
 	for _, p := range all {
 		if p.Plan.Changed {
 			fixed[p.Plan.Namespace+"/"+p.Plan.Name] = true
-			pre = append(pre, manifest.Patch{Ref: byKey[p.Plan.Namespace+"/"+p.Plan.Name], Patch: p.Patch})
 		}
 	}
-	set.PreparePatches(pre)
-	for _, p := range all {
-		ref := byKey[p.Plan.Namespace+"/"+p.Plan.Name]
-		p.File = ref.Doc.File
-		if p.Plan.Changed {
-			p.Before = ref.Doc.Original()
-			if err := ref.ApplyPatch(p.Patch); err != nil {
-				return nil, fmt.Errorf("%s: service %s/%s: %v", ref.Doc.File, p.Plan.Namespace, p.Plan.Name, err)
+	// The fixes' patches are worked out on every core (PreparePatches) before they are applied in
+	// turn, a batch at a time: a worked-out patch holds its document's new tree, and holding them
+	// for every document at once would be the run's peak memory.
+	for start := 0; start < len(all); start += prepareBatch {
+		batch := all[start:min(start+prepareBatch, len(all))]
+		var pre []manifest.Patch
+		for _, p := range batch {
+			if p.Plan.Changed {
+				pre = append(pre, manifest.Patch{Ref: byKey[p.Plan.Namespace+"/"+p.Plan.Name], Patch: p.Patch})
 			}
-			p.After = ref.Doc.Bytes()
 		}
-		if p.Plan.Fix == nil {
-			continue
-		}
-		// The other Services of the same ELB in the input get the pass-through with it (IPVS).
-		for _, a := range p.Plan.Fix.AlsoPatch {
-			key := a.Namespace + "/" + a.Name
-			peer := byKey[key]
-			if peer == nil || fixed[key] {
-				continue
+		set.PreparePatches(pre)
+		for _, p := range batch {
+			if err := applyOffline(p, byKey, fixed); err != nil {
+				return nil, err
 			}
-			fixed[key] = true
-			c := &Companion{Live: peer.Service, Patch: []byte(a.Patch), Before: peer.Doc.Original(), File: peer.Doc.File}
-			if err := peer.ApplyPatch(c.Patch); err != nil {
-				return nil, fmt.Errorf("%s: service %s: %v", peer.Doc.File, key, err)
-			}
-			c.Result, c.After = peer.Service, peer.Doc.Bytes()
-			p.Also = append(p.Also, c)
 		}
 	}
 	if o.InPlace {
@@ -117,4 +103,39 @@ func (o *Offline) Run() (*OfflineResult, error) {
 		}
 	}
 	return &OfflineResult{Result: Result{Cluster: cluster, Plans: all}, Manifests: set}, nil
+}
+
+// prepareBatch is how many Services' patches are worked out ahead at a time.
+const prepareBatch = 1024
+
+// applyOffline applies p's fix to its document, and the pass-through to the other Services of the
+// same ELB in the input that no fix of their own patches (IPVS), as companions of p.
+func applyOffline(p *Planned, byKey map[string]*manifest.ServiceRef, fixed map[string]bool) error {
+	ref := byKey[p.Plan.Namespace+"/"+p.Plan.Name]
+	p.File = ref.Doc.File
+	if p.Plan.Changed {
+		p.Before = ref.Doc.Original()
+		if err := ref.ApplyPatch(p.Patch); err != nil {
+			return fmt.Errorf("%s: service %s/%s: %v", ref.Doc.File, p.Plan.Namespace, p.Plan.Name, err)
+		}
+		p.After = ref.Doc.Bytes()
+	}
+	if p.Plan.Fix == nil {
+		return nil
+	}
+	for _, a := range p.Plan.Fix.AlsoPatch {
+		key := a.Namespace + "/" + a.Name
+		peer := byKey[key]
+		if peer == nil || fixed[key] {
+			continue
+		}
+		fixed[key] = true
+		c := &Companion{Live: peer.Service, Patch: []byte(a.Patch), Before: peer.Doc.Original(), File: peer.Doc.File}
+		if err := peer.ApplyPatch(c.Patch); err != nil {
+			return fmt.Errorf("%s: service %s: %v", peer.Doc.File, key, err)
+		}
+		c.Result, c.After = peer.Service, peer.Doc.Bytes()
+		p.Also = append(p.Also, c)
+	}
+	return nil
 }

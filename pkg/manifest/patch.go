@@ -23,6 +23,11 @@ func (r *ServiceRef) ApplyPatch(patch []byte) error {
 	if !ok {
 		changed, svc, err = r.Doc.applyPatch(r.Item, patch)
 	}
+	if r.Doc.set != nil {
+		// A lean read keeps no tree after a patch either: the patched text is parsed again for
+		// the next patch of the document, if there is one.
+		r.Doc.set.release(r.Doc)
+	}
 	if err != nil {
 		return err
 	}

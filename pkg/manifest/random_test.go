@@ -159,6 +159,16 @@ func TestLeanRead(t *testing.T) {
 			if want := strings.Replace(text, "Local", "Cluster", 1); string(d.Bytes()) != want {
 				t.Fatalf("patched text differs from the input by more than the field (%d bytes, want %d)", len(d.Bytes()), len(want))
 			}
+			if lean := d.node == nil; lean != tc.lean {
+				t.Fatalf("tree dropped after the patch: %v, want %v", lean, tc.lean)
+			}
+			// A second patch of the same document parses the patched text again.
+			if err := set.Services()[0].ApplyPatch([]byte(`{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":"true"}}}`)); err != nil {
+				t.Fatal(err)
+			}
+			if got := string(d.Bytes()); !strings.Contains(got, "externalTrafficPolicy: Cluster") || !strings.Contains(got, `kubernetes.io/elb.pass-through: "true"`) {
+				t.Fatalf("second patch:\n%.300s", got)
+			}
 		})
 	}
 }
