@@ -70,6 +70,23 @@ func TestExamplesRoundTrip(t *testing.T) {
 	}
 }
 
+// testdata/examples is a copy of the repository's examples/ (the fuzz seeds and the round trip
+// read it): every example is there, byte for byte.
+func TestExamplesAreCopies(t *testing.T) {
+	originals, _ := filepath.Glob("../../examples/*.yaml")
+	copies, _ := filepath.Glob("testdata/examples/*.yaml")
+	if len(originals) == 0 || len(originals) != len(copies) {
+		t.Fatalf("%d examples, %d copies in testdata/examples", len(originals), len(copies))
+	}
+	for _, f := range originals {
+		want, _ := os.ReadFile(f)
+		got, err := os.ReadFile(filepath.Join("testdata/examples", filepath.Base(f)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("testdata/examples/%s is not a copy of %s (cp it again): %v", filepath.Base(f), f, err)
+		}
+	}
+}
+
 // The common case is perfect: the diff of a patched hand-written file is the changed line only.
 func TestMinimalDiff(t *testing.T) {
 	in, err := os.ReadFile("testdata/golden/handwritten.in.yaml")

@@ -16,6 +16,26 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json")
 
+// The fixtures named as an example of the repository's examples/ are copies of it, byte for
+// byte (the others are this package's own).
+func TestExampleFixturesAreCopies(t *testing.T) {
+	originals, _ := filepath.Glob("../../examples/*.yaml")
+	n := 0
+	for _, f := range originals {
+		got, err := os.ReadFile(filepath.Join("testdata", filepath.Base(f)))
+		if os.IsNotExist(err) {
+			continue
+		}
+		n++
+		if want, _ := os.ReadFile(f); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("testdata/%s is not a copy of %s (cp it again): %v", filepath.Base(f), f, err)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no fixture is a copy of an example")
+	}
+}
+
 func readService(t testing.TB, name string) *corev1.Service {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
