@@ -3,9 +3,11 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -728,6 +730,35 @@ func (f *facts) nodePort(st state) *Finding {
 	if !st.local || !f.hasNP {
 		return nil
 	}
+	// The finding depends on the matrix and the possible columns only, not on the Service: it
+	// is worked out once for each, and each Service gets its own copy of the cells (evaluate
+	// writes the Service's addresses into them).
+	key := nodePortKey{f.m, f.network, f.proxy}
+	v, ok := nodePortCache.Load(key)
+	if !ok {
+		v, _ = nodePortCache.LoadOrStore(key, f.nodePortFinding())
+	}
+	fd, _ := v.(*Finding)
+	if fd == nil {
+		return nil
+	}
+	out := *fd
+	out.Unreachable = slices.Clone(fd.Unreachable)
+	return &out
+}
+
+// nodePortKey is what the nodePort finding depends on: the matrix and the facts that give the
+// possible columns (matrix.PossibleColumns).
+type nodePortKey struct {
+	m              *matrix.Matrix
+	network, proxy string
+}
+
+// nodePortCache holds the nodePort finding (or a nil *Finding) by nodePortKey.
+var nodePortCache sync.Map
+
+// nodePortFinding is the nodePort finding of a Local Service with NodePorts under f's facts.
+func (f *facts) nodePortFinding() *Finding {
 	var cells []Cell
 	serverNodeFails := false
 	for _, client := range matrix.Clients {

@@ -886,3 +886,30 @@ func FuzzDecide(f *testing.F) {
 		}
 	})
 }
+
+// The nodePort finding is worked out once per facts: each plan gets cells of its own, so that
+// what one caller does to its plan never shows in another's.
+func TestNodePortFindingIsPerPlan(t *testing.T) {
+	svc := readService(t, "service-nodeport-local.yaml")
+	in := Input{Cluster: Cluster{NetworkModel: NetworkVPC, ProxyMode: ProxyIPVS, Version: "v1.25.5-r0"}, Service: svc, Strategy: StrategyAuto, EndpointCount: -1}
+	find := func() *Finding {
+		t.Helper()
+		sp, err := Decide(in, matrix.MustDefault())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range sp.Findings {
+			if sp.Findings[i].ID == FindingNodePortLocalUnreachable && len(sp.Findings[i].Unreachable) > 0 {
+				return &sp.Findings[i]
+			}
+		}
+		t.Fatalf("no %s finding with cells", FindingNodePortLocalUnreachable)
+		return nil
+	}
+	first := find()
+	first.Unreachable[0].Address = "changed by the first caller"
+	first.Unreachable[0].Client = "changed"
+	if second := find(); second.Unreachable[0].Address == first.Unreachable[0].Address || second.Unreachable[0].Client == "changed" {
+		t.Errorf("a second plan shares the first one's cells: %+v", second.Unreachable[0])
+	}
+}
