@@ -507,3 +507,28 @@ func TestFaultDryRunGlitchIsNotARefusal(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultDetectionErrorComesFirst: svc detects the cluster facts while it reads the Services.
+// When both fail, the error is detection's, as when the two ran one after the other: here the
+// server refuses the credentials for the version request (401) and the Service does not exist.
+// It fails if the Services' read error is reported first.
+func TestFaultDetectionErrorComesFirst(t *testing.T) {
+	ns := namespace(t)
+	p := newFaultProxy(t, func(r faultRequest) faultAction {
+		if r.Path == "/version" {
+			return answer(401)
+		}
+		return pass
+	})
+	r := kubectl(t, p.Env(), "", "elbfix", "svc", "no-such-service", "-n", ns, "--dry-run")
+	wantCode(t, r, 2)
+	wantOneLineError(t, r, "detecting the cluster facts: the API server rejected the credentials (401 Unauthorized)")
+	// The Service was read too (at the same time), and its error is not the one reported.
+	seen := false
+	for _, rec := range p.Records() {
+		seen = seen || (rec.Resource == "services" && rec.Name == "no-such-service")
+	}
+	if !seen {
+		t.Errorf("the Service was not read at the same time as detection:\n%s", p.Log())
+	}
+}
