@@ -177,10 +177,7 @@ func (o *ScanOptions) progress(n *atomic.Int64) func() {
 }
 
 func (o *ScanOptions) print(cluster plan.Cluster, all []*engine.Planned) error {
-	doc := plan.Plan{APIVersion: plan.APIVersion, Kind: plan.Kind, Cluster: cluster, Services: []plan.ServicePlan{}}
-	for _, p := range all {
-		doc.Services = append(doc.Services, p.Plan)
-	}
+	doc := engine.Document(cluster, all)
 	switch o.Output {
 	case "json", "yaml":
 		return report.WritePlan(o.Out, doc, o.Output)
@@ -192,15 +189,7 @@ func (o *ScanOptions) print(cluster plan.Cluster, all []*engine.Planned) error {
 		}
 		return nil
 	}
-	report.WriteScanTable(o.Out, cluster, docServices(all), report.TableOptions{
+	report.WriteScanTable(o.Out, cluster, doc.Services, report.TableOptions{
 		AllNamespaces: o.AllNamespaces, Wide: o.Output == "wide", NoHeaders: o.NoHeaders})
 	return nil
-}
-
-func docServices(all []*engine.Planned) []plan.ServicePlan {
-	out := make([]plan.ServicePlan, len(all))
-	for i, p := range all {
-		out[i] = p.Plan
-	}
-	return out
 }

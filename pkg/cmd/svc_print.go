@@ -16,10 +16,7 @@ import (
 )
 
 func (o *SvcOptions) print(cluster plan.Cluster, all []*engine.Planned, suffix string) error {
-	doc := plan.Plan{APIVersion: plan.APIVersion, Kind: plan.Kind, Cluster: cluster, Services: []plan.ServicePlan{}}
-	for _, p := range all {
-		doc.Services = append(doc.Services, p.Plan)
-	}
+	doc := engine.Document(cluster, all)
 	switch o.Output {
 	case "json", "yaml":
 		if err := report.WritePlan(o.Out, doc, o.Output); err != nil {

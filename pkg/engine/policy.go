@@ -137,13 +137,13 @@ func applyError(err error, name, phase string) error {
 	var st apierrors.APIStatus
 	switch {
 	case apierrors.IsForbidden(err):
-		return Caused(err, "%s: the %s was forbidden: %s; installing admission policies needs a cluster admin", name, phase, StatusMessage(err))
+		return caused(err, "%s: the %s was forbidden: %s; installing admission policies needs a cluster admin", name, phase, statusMessage(err))
 	case apierrors.IsTimeout(err):
-		return Caused(err, "%s: the API server did not complete the %s in time (504): %s; it may still have made it", name, phase, StatusMessage(err))
+		return caused(err, "%s: the API server did not complete the %s in time (504): %s; it may still have made it", name, phase, statusMessage(err))
 	case apierrors.IsConflict(err):
-		return Caused(err, "%s: the %s conflicts with another field manager: %s; delete the object, or apply it with kubectl apply --server-side --force-conflicts", name, phase, StatusMessage(err))
+		return caused(err, "%s: the %s conflicts with another field manager: %s; delete the object, or apply it with kubectl apply --server-side --force-conflicts", name, phase, statusMessage(err))
 	case errors.As(err, &st):
-		return Caused(err, "%s: the API server refused the %s: %s", name, phase, StatusMessage(err))
+		return caused(err, "%s: the API server refused the %s: %s", name, phase, statusMessage(err))
 	}
 	return ServerError(err, name+": "+phase)
 }

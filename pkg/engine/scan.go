@@ -141,7 +141,7 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	sort.SliceStable(all, func(i, j int) bool {
-		ri, rj := Worst(all[i].Plan), Worst(all[j].Plan)
+		ri, rj := worst(all[i].Plan), worst(all[j].Plan)
 		if ri != rj {
 			return ri > rj
 		}
@@ -175,16 +175,16 @@ func (o *Scan) listServices(ctx context.Context, n *atomic.Int64, read func(*cor
 			if o.AllNamespaces {
 				hint = "scan the namespaces you may read with -n NAMESPACE"
 			}
-			return nil, fmt.Errorf("listing services %s is forbidden: %s; %s", where, StatusMessage(err), hint)
+			return nil, fmt.Errorf("listing services %s is forbidden: %s; %s", where, statusMessage(err), hint)
 		}
 		return nil, ServerError(err, "listing services "+where)
 	}
 	return out, nil
 }
 
-// Worst is the rank (plan.SeverityRank) of a plan's highest severity among findings not
+// worst is the rank (plan.SeverityRank) of a plan's highest severity among findings not
 // ignored; 0 for none.
-func Worst(sp plan.ServicePlan) int {
+func worst(sp plan.ServicePlan) int {
 	r := 0
 	for _, f := range sp.Findings {
 		if f.Ignored == "" {
@@ -200,7 +200,7 @@ func Failing(all []*Planned, failOn string) bool {
 		return false
 	}
 	for _, p := range all {
-		if Worst(p.Plan) >= plan.SeverityRank(failOn) {
+		if worst(p.Plan) >= plan.SeverityRank(failOn) {
 			return true
 		}
 	}

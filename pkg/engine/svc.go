@@ -57,6 +57,16 @@ type Result struct {
 	Plans   []*Planned
 }
 
+// Document is the Plan document of a run's plans (docs/contract.md): what -o json and -o yaml
+// write, and what the tables show.
+func Document(cluster plan.Cluster, all []*Planned) plan.Plan {
+	doc := plan.Plan{APIVersion: plan.APIVersion, Kind: plan.Kind, Cluster: cluster, Services: make([]plan.ServicePlan, len(all))}
+	for i, p := range all {
+		doc.Services[i] = p.Plan
+	}
+	return doc
+}
+
 // Run reads the Services asked for and what their decisions need, plans every one, asks the
 // server about every change (a server dry run, unless DryRun is client), and then, without a
 // dry run, writes the fixes through the apply engine. Nothing is written before every change has
@@ -164,7 +174,7 @@ func (o *Svc) serverDryRun(ctx context.Context, eng apply.Engine, p *Planned) er
 	}
 	answer, err := eng.DryRun(ctx, apply.Target{Live: p.Live, Patch: p.Patch})
 	if err != nil && !apierrors.IsConflict(err) && apply.IsRefusal(err) {
-		if sp, ok := plan.Fallback(p.Plan, p.in, StatusMessage(err)); ok && o.Strategy == plan.StrategyAuto {
+		if sp, ok := plan.Fallback(p.Plan, p.in, statusMessage(err)); ok && o.Strategy == plan.StrategyAuto {
 			np, ferr := fromPlan(p.in, sp, nil)
 			if ferr != nil {
 				return ferr
@@ -245,7 +255,7 @@ func (o *Svc) sameELB(ctx context.Context, svcs []*corev1.Service) (map[string][
 	if err != nil && !apierrors.IsNotFound(err) {
 		// Forbidden (a namespaced role) or failed: the namespace's own Services are still read,
 		// and the plan says what could not be checked (never a silent narrowing).
-		o.peersUnchecked = fmt.Sprintf("Services outside namespace %s (listing Services in all namespaces failed: %s)", o.Namespace, ReasonOf(err))
+		o.peersUnchecked = fmt.Sprintf("Services outside namespace %s (listing Services in all namespaces failed: %s)", o.Namespace, reasonOf(err))
 		list, err = o.lists.CoreV1().Services(o.Namespace).List(ctx, metav1.ListOptions{})
 	}
 	if err != nil {
