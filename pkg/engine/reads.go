@@ -277,66 +277,84 @@ func (idx backendIndex) hostNetwork(svc *corev1.Service) *bool {
 // namespace; above it, one paged list of the namespace is cheaper.
 const perServiceLimit = 20
 
-// readForServices is readFor for a few Services named on the command line: Events and endpoint
-// counts read per Service, plus the node count in one small request, all at the same time (at
-// most readConcurrency requests in flight). What may not be read stays unknown, as in readFor.
-// It needs only the Services, so it runs while the cluster facts are detected; the backend
-// pods (CCE Turbo only) are read afterwards by readBackends.
-func (r *reads) readForServices(ctx context.Context, client kubernetes.Interface, svcs []*corev1.Service) {
-	r.events = map[string][]corev1.Event{}
-	lb := false
-	for _, s := range svcs {
-		lb = lb || needsEndpoints(s)
-	}
-	var (
-		mu          sync.Mutex
-		g           errgroup.Group
-		endpointsOK = true
-	)
+// serviceReads are the reads of readFor for a few Services named on the command line: Events
+// and endpoint counts read per Service, plus the node count in one small request, all at the
+// same time (at most readConcurrency requests in flight). They need only the Services' names,
+// so svc starts them with the Services' own GETs, and while the cluster facts are detected:
+// the namespace's size then adds to svc's time only what the API server takes to answer them.
+// The backend pods (CCE Turbo only) are read afterwards by readBackends.
+type serviceReads struct {
+	wait      func() error
+	mu        sync.Mutex
+	nodes     int
+	events    map[string][]corev1.Event // by namespace/name; absent when not readable
+	endpoints map[string]int            // ready endpoint addresses, by namespace/name
+	failed    map[string]bool           // EndpointSlices not readable, by namespace/name
+}
+
+// startServiceReads starts the reads for the Services namespace/names.
+func startServiceReads(ctx context.Context, client kubernetes.Interface, namespace string, names []string) *serviceReads {
+	sr := &serviceReads{events: map[string][]corev1.Event{}, endpoints: map[string]int{}, failed: map[string]bool{}}
+	var g errgroup.Group
 	g.SetLimit(readConcurrency)
-	if lb {
-		r.endpoints = map[string]int{}
+	g.Go(func() error {
+		n := countNodes(ctx, client)
+		sr.mu.Lock()
+		sr.nodes = n
+		sr.mu.Unlock()
+		return nil
+	})
+	for _, name := range names {
+		key := namespace + "/" + name
 		g.Go(func() error {
-			n := countNodes(ctx, client)
-			mu.Lock()
-			r.nodes = n
-			mu.Unlock()
-			return nil
-		})
-	}
-	for _, s := range svcs {
-		key := s.Namespace + "/" + s.Name
-		g.Go(func() error {
-			sel := fields.Set{"involvedObject.kind": "Service", "involvedObject.name": s.Name}.AsSelector().String()
-			evs, err := client.CoreV1().Events(s.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
+			sel := fields.Set{"involvedObject.kind": "Service", "involvedObject.name": name}.AsSelector().String()
+			evs, err := client.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
 			if err == nil { // not readable: no Events, as with the namespace's list
-				mu.Lock()
-				r.events[key] = evs.Items
-				mu.Unlock()
+				sr.mu.Lock()
+				sr.events[key] = evs.Items
+				sr.mu.Unlock()
 			}
 			return nil
 		})
+		g.Go(func() error {
+			n, err := serviceEndpoints(ctx, client, namespace, name)
+			sr.mu.Lock()
+			defer sr.mu.Unlock()
+			if err != nil {
+				sr.failed[key] = true
+			} else {
+				sr.endpoints[key] = n
+			}
+			return nil
+		})
+	}
+	sr.wait = g.Wait
+	return sr
+}
+
+// finish waits for the reads and keeps in r what the Services svcs need: the node count and
+// endpoint counts only when one of them is a LoadBalancer Service, and the endpoint counts not
+// at all when one such Service's could not be read. What may not be read stays unknown, as in
+// readFor.
+func (sr *serviceReads) finish(r *reads, svcs []*corev1.Service) {
+	_ = sr.wait() // the functions report nothing: what failed stays unknown
+	r.events = sr.events
+	lb, failed := false, false
+	for _, s := range svcs {
 		if needsEndpoints(s) {
-			g.Go(func() error {
-				n, err := serviceEndpoints(ctx, client, s)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					endpointsOK = false
-				} else {
-					r.endpoints[key] = n
-				}
-				return nil
-			})
+			lb = true
+			failed = failed || sr.failed[s.Namespace+"/"+s.Name]
 		}
 	}
-	_ = g.Wait() // the functions report nothing: what failed stays unknown
-	if !endpointsOK {
-		r.endpoints = nil
+	if lb {
+		r.nodes = sr.nodes
+		if !failed {
+			r.endpoints = sr.endpoints
+		}
 	}
 }
 
-// readConcurrency bounds the requests readForServices has in flight.
+// readConcurrency bounds the requests serviceReads has in flight.
 const readConcurrency = 8
 
 // readBackends reads, on CCE Turbo, the backend pods of the Local Services among a few named
@@ -363,9 +381,9 @@ func (r *reads) readBackends(ctx context.Context, client kubernetes.Interface, c
 
 // serviceEndpoints counts one Service's ready endpoint addresses (each once) from its
 // EndpointSlices, found by their kubernetes.io/service-name label.
-func serviceEndpoints(ctx context.Context, client kubernetes.Interface, svc *corev1.Service) (int, error) {
-	list, err := client.DiscoveryV1().EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: labels.Set{discoveryv1.LabelServiceName: svc.Name}.String()})
+func serviceEndpoints(ctx context.Context, client kubernetes.Interface, namespace, name string) (int, error) {
+	list, err := client.DiscoveryV1().EndpointSlices(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{discoveryv1.LabelServiceName: name}.String()})
 	if err != nil {
 		return 0, err
 	}

@@ -226,17 +226,29 @@ func writeError(err error, what string) error {
 // Services) their Events, endpoint counts and the node count; for many Services, the namespace's
 // Events (readFor reads the rest once the cluster facts are known).
 func (o *Svc) readServices(ctx context.Context) (*reads, []*corev1.Service, error) {
+	// Services asked for by name: what each needs is read at the same time as the Service.
+	var early *serviceReads
+	if o.Selector == "" && len(o.Names) <= perServiceLimit {
+		early = startServiceReads(ctx, o.client, o.Namespace, o.Names)
+	}
 	svcs, err := o.services(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, err // the early reads end on their own; nothing waits for them
 	}
 	peers, err := o.sameELB(ctx, svcs)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, err // the early reads end on their own; nothing waits for them
 	}
 	r := &reads{peers: peers}
 	if len(svcs) <= perServiceLimit {
-		r.readForServices(ctx, o.client, svcs)
+		if early == nil {
+			names := make([]string, len(svcs))
+			for i, s := range svcs {
+				names[i] = s.Name
+			}
+			early = startServiceReads(ctx, o.client, o.Namespace, names)
+		}
+		early.finish(r, svcs)
 	} else {
 		r.events = serviceEvents(ctx, o.lists, o.Namespace)
 	}
