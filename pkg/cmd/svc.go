@@ -223,7 +223,7 @@ func (o *SvcOptions) Run(ctx context.Context) error {
 // runOffline plans the manifests, then writes them (-o manifest) or the report.
 func (o *SvcOptions) runOffline() error {
 	res, err := (&engine.Offline{Filename: o.Filename, In: o.In, Namespace: o.namespace, Strategy: o.Strategy,
-		Overrides: o.Overrides, InPlace: o.InPlace}).Run()
+		Overrides: o.Overrides, InPlace: o.InPlace, Lean: o.Output == "manifest"}).Run()
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,11 @@ type Offline struct {
 	Overrides detect.Overrides
 	// InPlace writes each changed file back, every other byte kept.
 	InPlace bool
+	// Lean keeps of each plan only what writing the manifests needs (the Service's name, Changed,
+	// the fix's strategy, patch and alsoPatch), for a caller that prints no plan (-o manifest):
+	// the findings of a stream of 50,000 Services are then garbage as soon as they are decided,
+	// not held until the end (they were half of the live memory).
+	Lean bool
 }
 
 // OfflineResult is the plans and the manifests, with the fixes applied to their text.
@@ -68,6 +73,9 @@ func (o *Offline) Run() (*OfflineResult, error) {
 		in := plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy, Offline: true, EndpointCount: -1,
 			Events: events[svc.Namespace+"/"+svc.Name], SameELB: groups[svc.Annotations[elb.AnnID]], ELBCache: elbCache}
 		p, err := planOne(in, nil)
+		if err == nil && o.Lean {
+			p.slim()
+		}
 		all[i] = p
 		return err
 	}); err != nil {
@@ -138,4 +146,15 @@ func applyOffline(p *Planned, byKey map[string]*manifest.ServiceRef, fixed map[s
 		p.Also = append(p.Also, c)
 	}
 	return nil
+}
+
+// slim drops what only printing a plan needs: its findings, notes and words, and the objects
+// the decision saw. What is left is what applying it to the manifests and the exit status read.
+func (p *Planned) slim() {
+	sp := p.Plan
+	p.Plan = plan.ServicePlan{Namespace: sp.Namespace, Name: sp.Name, Changed: sp.Changed}
+	if sp.Fix != nil {
+		p.Plan.Fix = &plan.Fix{Strategy: sp.Fix.Strategy, PatchType: sp.Fix.PatchType, Patch: sp.Fix.Patch, AlsoPatch: sp.Fix.AlsoPatch}
+	}
+	p.in, p.Result = plan.Input{}, nil
 }

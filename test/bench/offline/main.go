@@ -2,7 +2,7 @@
 // v1.20.0 on the same input, in one process: one YAML file holding N LoadBalancer Services
 // (documents separated by ---) and a directory of N files holding one Service each.
 //
-//	go run ./test/bench/offline [-services 5000] [-runs 5] [-profile DIR]
+//	go run ./test/bench/offline [-services 5000] [-runs 5] [-stream 50000] [-profile DIR]
 //
 // kube-score is built once with `go install github.com/zegl/kube-score/cmd/kube-score@v1.20.0`
 // into $XDG_CACHE_HOME (or ~/.cache)/kubectl-elbfix-tools/kube-score-v1.20.0 and reused; the
@@ -11,6 +11,11 @@
 // in the machine's load falls on all of them alike. The table gives the median wall time and
 // the median user+sys CPU time of each; the ratios elbfix/kube-score are printed against the
 // issue's goal (no slower: <= 1.0x), never asserted.
+//
+// Then the memory of a stream: -stream Services (the same mix, one YAML stream) piped to
+// `kubectl-elbfix svc -f - -o manifest` on stdin, run twice through the launcher
+// test/bench/rusage (whose peak RSS is the child's own); the larger peak RSS is printed, with
+// its share a Service, against streamBound.
 //
 // With -profile DIR, the plugin's two runs are also made in-process (the same cobra command,
 // output discarded), three times each under the CPU profiler: DIR/file.cpu.pprof and
@@ -22,6 +27,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -57,13 +63,14 @@ var kubeScoreFlags = []string{"--output-format", "ci"}
 func main() {
 	services := flag.Int("services", 5000, "number of Services (documents in the file, files in the directory)")
 	runs := flag.Int("runs", 5, "timed runs of each command after one warm-up (the median is reported)")
+	stream := flag.Int("stream", 50000, "Services in the stdin stream whose peak memory is measured (0: skip)")
 	profileDir := flag.String("profile", "", "also profile the plugin's runs in-process: write FILE.cpu.pprof and FILE.allocs.pprof (file, dir) to this directory")
 	flag.Parse()
-	if *services < 1 || *runs < 1 {
-		fmt.Fprintln(os.Stderr, "offline: -services and -runs must be at least 1")
+	if *services < 1 || *runs < 1 || *stream < 0 {
+		fmt.Fprintln(os.Stderr, "offline: -services and -runs must be at least 1, -stream at least 0")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *services, *runs, *profileDir); err != nil {
+	if err := run(context.Background(), *services, *runs, *stream, *profileDir); err != nil {
 		fmt.Fprintln(os.Stderr, "offline:", err)
 		os.Exit(1)
 	}
@@ -81,7 +88,7 @@ type bench struct {
 	wall, cpu   []time.Duration
 }
 
-func run(ctx context.Context, n, runs int, profileDir string) error {
+func run(ctx context.Context, n, runs, stream int, profileDir string) error {
 	root, err := benchkit.ModuleRoot(self)
 	if err != nil {
 		return err
@@ -175,6 +182,11 @@ func run(ctx context.Context, n, runs int, profileDir string) error {
 		rw := ratio(median(e.wall), median(k.wall))
 		rc := ratio(median(e.cpu), median(k.cpu))
 		fmt.Printf("  %-4s  wall %6.2fx %-4s   cpu %6.2fx %s\n", e.input, rw, verdict(rw), rc, verdict(rc))
+	}
+	if stream > 0 {
+		if err := measureStream(ctx, root, tmp, elbfix, stream); err != nil {
+			return err
+		}
 	}
 	if profileDir == "" {
 		return nil
@@ -302,7 +314,7 @@ func kubeScoreBinary(ctx context.Context) (path string, built bool, err error) {
 // writeInputs writes the N Services into tmp/services.yaml (one document each) and into
 // tmp/services/svc-NNNNN.yaml (one file each); names are the latter's base names.
 func writeInputs(tmp string, n int) (file, dir string, names []string, err error) {
-	mix := benchkit.Mix{Services: n, LocalPercent: 40, Namespace: func(i int) string { return fmt.Sprintf("team-%02d", i%20) }}
+	mix := newMix(n)
 	file = filepath.Join(tmp, "services.yaml")
 	dir = filepath.Join(tmp, "services")
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -310,9 +322,7 @@ func writeInputs(tmp string, n int) (file, dir string, names []string, err error
 	}
 	var all bytes.Buffer
 	for i := 0; i < n; i++ {
-		svc := mix.Service(i)
-		svc.APIVersion, svc.Kind = "v1", "Service"
-		b, err := yaml.Marshal(svc)
+		b, err := serviceYAML(mix, i)
 		if err != nil {
 			return "", "", nil, err
 		}
@@ -327,6 +337,18 @@ func writeInputs(tmp string, n int) (file, dir string, names []string, err error
 		names = append(names, name)
 	}
 	return file, dir, names, os.WriteFile(file, all.Bytes(), 0o644)
+}
+
+// newMix is the mix of n Services of the inputs: test/bench/scan's, over 20 namespaces.
+func newMix(n int) benchkit.Mix {
+	return benchkit.Mix{Services: n, LocalPercent: 40, Namespace: func(i int) string { return fmt.Sprintf("team-%02d", i%20) }}
+}
+
+// serviceYAML is the i-th Service of mix as a YAML document.
+func serviceYAML(mix benchkit.Mix, i int) ([]byte, error) {
+	svc := mix.Service(i)
+	svc.APIVersion, svc.Kind = "v1", "Service"
+	return yaml.Marshal(svc)
 }
 
 // countServices checks that the plugin's -o manifest output holds the n Services.
@@ -401,4 +423,96 @@ func tail(s string) string {
 		s = "..." + s[len(s)-2000:]
 	}
 	return s
+}
+
+// streamBound is the stated memory bound of svc -f - on a stream: peak RSS at most
+// streamBaseMiB plus streamPerServiceKiB a Service of the stream.
+const (
+	streamBaseMiB       = 64
+	streamPerServiceKiB = 20
+)
+
+// measureStream writes n Services as one YAML stream and runs `svc -f - -o manifest` on it from
+// stdin twice, through the rusage launcher, and prints the peak RSS against streamBound.
+func measureStream(ctx context.Context, root, tmp, elbfix string, n int) error {
+	launcher := filepath.Join(tmp, "rusage")
+	if err := benchkit.Build(ctx, root, "./test/bench/rusage", launcher); err != nil {
+		return err
+	}
+	mix := newMix(n)
+	path := filepath.Join(tmp, "stream.yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for i := 0; i < n; i++ {
+		b, err := serviceYAML(mix, i)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			_, _ = w.WriteString("---\n")
+		}
+		_, _ = w.Write(b)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	args := append([]string{"svc", "-f", "-"}, elbfixFlags...)
+	var peak int64
+	var walls []time.Duration
+	for range 2 {
+		in, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		result := filepath.Join(tmp, "stream-rusage.json")
+		cmd := exec.CommandContext(ctx, launcher, append([]string{result, elbfix}, args...)...)
+		var out, stderr bytes.Buffer
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = in, &out, &stderr
+		err = cmd.Run()
+		in.Close()
+		if err != nil {
+			return fmt.Errorf("svc -f - on the stream: %v\n%s", err, stderr.String())
+		}
+		var ru struct {
+			WallNs    int64 `json:"wallNs"`
+			MaxRSSKiB int64 `json:"maxRSSKiB"`
+			ExitCode  int   `json:"exitCode"`
+		}
+		b, err := os.ReadFile(result)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &ru); err != nil {
+			return err
+		}
+		if ru.ExitCode != 0 {
+			return fmt.Errorf("svc -f - on the stream exited %d:\n%s", ru.ExitCode, stderr.String())
+		}
+		if err := countServices(out.Bytes(), n); err != nil {
+			return fmt.Errorf("svc -f - on the stream: %w", err)
+		}
+		peak = max(peak, ru.MaxRSSKiB)
+		walls = append(walls, time.Duration(ru.WallNs))
+	}
+	bound := int64(streamBaseMiB*1024 + streamPerServiceKiB*n)
+	fmt.Printf("\nmemory on a stream: %d Services (%.1f MB of YAML) from stdin: %s svc -f - %s < stream.yaml\n",
+		n, float64(st.Size())/1e6, elbfix, strings.Join(elbfixFlags, " "))
+	fmt.Printf("  peak RSS %.0f MiB (the larger of 2 runs; %.1f KiB a Service), wall %s and %s\n",
+		float64(peak)/1024, float64(peak)/float64(n), ms(walls[0]), ms(walls[1]))
+	v := "MISS"
+	if peak <= bound {
+		v = "ok"
+	}
+	fmt.Printf("  bound %d MiB + %d KiB a Service = %.0f MiB: %s\n", streamBaseMiB, streamPerServiceKiB, float64(bound)/1024, v)
+	return nil
 }
