@@ -26,7 +26,7 @@
 //
 // Each command runs once to warm up (its output is checked: every Service is there, the floors
 // agree, kubectl's List holds every object, scan detected the variant's network model), then
-// -runs times, round-robin; the table shows the medians, and PASS/MISS for the targets of issue
+// -runs times, round-robin, each round in an order of its own and with a pause (settle) before each command; the table shows the medians, and PASS/MISS for the targets of issue
 // #14: scan within 1.5x the decoded floor's wall time, at least 5x faster than kubectl get, a
 // peak RSS within 1.5x the decoded floor's. A MISS is reported, not an error: the exit code is
 // non-zero only when something fails to run.
@@ -55,6 +55,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/exec"
@@ -290,6 +291,9 @@ func (b *bench) variantOf(ctx context.Context) (variant, error) {
 	return servicesOnly, nil
 }
 
+// settle is the pause before each measured command.
+const settle = time.Second
+
 // measure runs the variant's commands: a checked warm-up, then b.runs rounds; it prints the
 // table and the targets.
 func (b *bench) measure(ctx context.Context, v variant) error {
@@ -367,7 +371,14 @@ func (b *bench) measure(ctx context.Context, v variant) error {
 	load0 := benchkit.LoadAvg()
 	for r := 1; r <= b.runs; r++ {
 		fmt.Fprintf(os.Stderr, "bench: run %d/%d:", r, b.runs)
-		for _, c := range cmds {
+		// Each round runs the commands in an order of its own (seeded: runs compare), after a
+		// pause that lets the API server finish the work of the command before (a LIST of
+		// 10,000 objects leaves it collecting garbage for a while): in a fixed order, a command
+		// pays every time for the same neighbour.
+		order := rand.New(rand.NewPCG(uint64(r), 14)).Perm(len(cmds))
+		for _, i := range order {
+			c := cmds[i]
+			time.Sleep(settle)
 			m, err := b.exec(ctx, c, nil)
 			if err != nil {
 				return err
