@@ -16,7 +16,7 @@ DIST := dist
 DIST_VERSION := $(shell v='$(VERSION)'; if printf '%s' "$$v" | grep -Eq '^v[0-9]+\.[0-9]+\.[0-9]+'; then echo "$$v"; else echo "v0.0.0-dev-$$v"; fi)
 FUZZTIME ?= 10s
 # Fuzz targets run briefly by `make test`: package:target.
-FUZZ_TARGETS := ./pkg/manifest:FuzzRead ./pkg/manifest:FuzzApplyPatch ./pkg/elb:FuzzParseAnnotations ./pkg/kubeversion:FuzzParse ./pkg/plan:FuzzDecide ./pkg/report:FuzzIndent
+FUZZ_TARGETS := ./pkg/manifest:FuzzRead ./pkg/manifest:FuzzApplyPatch ./pkg/elb:FuzzParseAnnotations ./pkg/kubeversion:FuzzParse ./pkg/plan:FuzzDecide ./pkg/report:FuzzIndent ./pkg/engine:FuzzSliceCounter
 
 .PHONY: all build test unit e2e fuzz vet lint demo cluster bench clean dist krew-test
 

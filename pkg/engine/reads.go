@@ -139,38 +139,6 @@ func serviceEvents(ctx context.Context, client kubernetes.Interface, namespace s
 	return out
 }
 
-// endpointCounts counts every Service's ready endpoint addresses (each once) from one paged
-// list of EndpointSlices, by namespace/name; nil when they may not be read.
-func endpointCounts(ctx context.Context, client kubernetes.Interface, namespace string) map[string]int {
-	seen := map[string]map[string]bool{}
-	err := each(ctx, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-		return client.DiscoveryV1().EndpointSlices(namespace).List(ctx, opts)
-	}, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName}, func(obj runtime.Object) error {
-		sl := obj.(*discoveryv1.EndpointSlice)
-		key := sl.Namespace + "/" + sl.Labels[discoveryv1.LabelServiceName]
-		if seen[key] == nil {
-			seen[key] = map[string]bool{}
-		}
-		for _, ep := range sl.Endpoints {
-			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-				continue
-			}
-			for _, a := range ep.Addresses {
-				seen[key][a] = true
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil
-	}
-	out := make(map[string]int, len(seen))
-	for key, addrs := range seen {
-		out[key] = len(addrs)
-	}
-	return out
-}
-
 // countNodes reads the number of nodes with one small request: a LIST with limit=1 carries the
 // number of the others in remainingItemCount. 0 means unknown.
 func countNodes(ctx context.Context, client kubernetes.Interface) int {

@@ -1,9 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // TestSvcReadsFollowTheServicesAsked: svc NAME reads what the rules need for that Service only
@@ -44,5 +51,56 @@ func TestSvcReadsFollowTheServicesAsked(t *testing.T) {
 	}
 	if events != 1 || slices != 1 {
 		t.Errorf("want one Events and one EndpointSlices request for the one Service, got %d and %d:\n%s", events, slices, p.Log())
+	}
+}
+
+// TestScanCountsEndpointsAcrossPages: scan counts a Service's ready endpoint addresses from the
+// EndpointSlice list it reads as protobuf, page after page, as svc counts them from the
+// Service's own slices: each address once, not-ready ones left out. On CCE Turbo with a
+// dedicated ELB the pods are the ELB's members, so the count is in elb-member-quota-exceeded.
+// 540 slices of one endpoint (two pages of 500): 510 ready addresses, 20 not ready, 10 ready
+// ones again.
+func TestScanCountsEndpointsAcrossPages(t *testing.T) {
+	ns := namespace(t)
+	svc := elbService(ns, "pool", "", "", "192.168.40.1")
+	svc.Annotations["kubernetes.io/elb.class"] = "performance"
+	svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
+	createService(t, svc)
+	addr := func(i int) string { return fmt.Sprintf("10.2.%d.%d", i/250, i%250) }
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i := range 540 {
+		a, ready := addr(i), true
+		switch {
+		case i >= 530: // a ready address again, in another slice
+			a = addr(i - 530)
+		case i >= 510:
+			ready = false
+		}
+		g.Go(func() error {
+			_, err := kc.Client.DiscoveryV1().EndpointSlices(ns).Create(context.Background(), &discoveryv1.EndpointSlice{
+				ObjectMeta:  metav1.ObjectMeta{Name: fmt.Sprintf("pool-%03d", i), Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: "pool"}},
+				AddressType: discoveryv1.AddressTypeIPv4,
+				Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{a}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ready)}}},
+			}, metav1.CreateOptions{})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	facts := []string{"--network-model", "turbo", "--proxy-mode", "iptables", "--cluster-version", "v1.25.5-r0"}
+	want := "each listener's pool has 510 pods as members"
+	for _, args := range [][]string{
+		append([]string{"elbfix", "scan", "-n", ns, "-o", "json"}, facts...),
+		append([]string{"elbfix", "svc", "pool", "-n", ns, "--dry-run", "-o", "json"}, facts...),
+	} {
+		r := kubectl(t, nil, "", args...)
+		if r.Code != 0 && r.Code != 1 {
+			t.Fatalf("%s", r)
+		}
+		if !strings.Contains(r.Stdout, `"id": "elb-member-quota-exceeded"`) || !strings.Contains(r.Stdout, want) {
+			t.Errorf("kubectl %s: want elb-member-quota-exceeded with %q:\n%s", strings.Join(args, " "), want, r.Stdout)
+		}
 	}
 }

@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"maps"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+// randomSlices is a list of EndpointSlices with every shape the count must handle: ready
+// true, false and absent, several addresses an endpoint, addresses repeated across slices of
+// a Service, other labels and annotations, ports, hostnames, node names, target refs and
+// managed fields around the fields that are read.
+func randomSlices(r *rand.Rand, n int) *discoveryv1.EndpointSliceList {
+	list := &discoveryv1.EndpointSliceList{ListMeta: metav1.ListMeta{ResourceVersion: "42", Continue: fmt.Sprintf("token-%d", r.IntN(100))}}
+	for i := range n {
+		svc := fmt.Sprintf("svc-%d", r.IntN(n/2+1))
+		sl := discoveryv1.EndpointSlice{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", svc, i), Namespace: fmt.Sprintf("ns-%d", r.IntN(3)),
+				Labels:        map[string]string{"a": "b", discoveryv1.LabelServiceName: svc, "z": "y"},
+				Annotations:   map[string]string{"note": "x"},
+				ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m", Operation: metav1.ManagedFieldsOperationUpdate}}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Ports:       []discoveryv1.EndpointPort{{Name: new("http"), Port: new(int32(8080))}},
+		}
+		for range r.IntN(6) {
+			ep := discoveryv1.Endpoint{Hostname: new("h"), NodeName: new(fmt.Sprintf("node-%d", r.IntN(5))),
+				TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "p"}}
+			for range 1 + r.IntN(3) {
+				ep.Addresses = append(ep.Addresses, fmt.Sprintf("10.0.%d.%d", r.IntN(2), r.IntN(8)))
+			}
+			switch r.IntN(3) {
+			case 0:
+				ep.Conditions.Ready = new(true)
+			case 1:
+				ep.Conditions.Ready = new(false)
+			}
+			if r.IntN(2) == 0 {
+				ep.Conditions.Serving, ep.Conditions.Terminating = new(true), new(r.IntN(2) == 0)
+			}
+			sl.Endpoints = append(sl.Endpoints, ep)
+		}
+		list.Items = append(list.Items, sl)
+	}
+	return list
+}
+
+// typedCounts is the count from whole decoded EndpointSlices: what scan did before.
+func typedCounts(list *discoveryv1.EndpointSliceList) map[string]int {
+	seen := map[string]map[string]bool{}
+	for _, sl := range list.Items {
+		key := sl.Namespace + "/" + sl.Labels[discoveryv1.LabelServiceName]
+		if seen[key] == nil {
+			seen[key] = map[string]bool{}
+		}
+		for _, ep := range sl.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			for _, a := range ep.Addresses {
+				seen[key][a] = true
+			}
+		}
+	}
+	out := map[string]int{}
+	for k, v := range seen {
+		out[k] = len(v)
+	}
+	return out
+}
+
+func counts(c sliceCounter) map[string]int {
+	out := map[string]int{}
+	for k, v := range c.seen {
+		out[k] = len(v)
+	}
+	return out
+}
+
+// TestSliceCounterMatchesDecoding: the protowire count of a page, as the API server encodes it
+// (the protobuf serializer's envelope), and of the same page in JSON, equals the count from
+// whole decoded objects, with the continue token.
+func TestSliceCounterMatchesDecoding(t *testing.T) {
+	pb := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
+	for seed := range 200 {
+		list := randomSlices(rand.New(rand.NewPCG(uint64(seed), 7)), 1+seed%40)
+		list.APIVersion, list.Kind = "discovery.k8s.io/v1", "EndpointSliceList"
+		var body bytes.Buffer
+		if err := pb.Encode(list, &body); err != nil {
+			t.Fatal(err)
+		}
+		want := typedCounts(list)
+		c := sliceCounter{seen: map[string]map[string]struct{}{}}
+		cont, err := c.page(body.Bytes())
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if got := counts(c); !maps.Equal(got, want) || cont != list.Continue {
+			t.Fatalf("seed %d: protobuf page gave %v, continue %q; decoding gives %v, continue %q", seed, got, cont, want, list.Continue)
+		}
+		js, err := json.Marshal(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = sliceCounter{seen: map[string]map[string]struct{}{}}
+		if cont, err = c.page(js); err != nil || !maps.Equal(counts(c), want) || cont != list.Continue {
+			t.Fatalf("seed %d: JSON page gave %v, continue %q, %v; want %v", seed, counts(c), cont, err, want)
+		}
+	}
+}
+
+// TestSliceCounterMalformed: a cut or corrupted page is an error (the counts are then
+// unknown), never a panic.
+func TestSliceCounterMalformed(t *testing.T) {
+	pb := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
+	list := randomSlices(rand.New(rand.NewPCG(1, 2)), 20)
+	list.APIVersion, list.Kind = "discovery.k8s.io/v1", "EndpointSliceList"
+	var body bytes.Buffer
+	if err := pb.Encode(list, &body); err != nil {
+		t.Fatal(err)
+	}
+	b := body.Bytes()
+	errs := 0
+	for cut := len(protobufMagic); cut < len(b); cut += 7 {
+		c := sliceCounter{seen: map[string]map[string]struct{}{}}
+		if _, err := c.page(b[:cut]); err != nil {
+			errs++
+		}
+	}
+	if errs == 0 {
+		t.Error("no cut page was an error")
+	}
+}
+
+// FuzzSliceCounter: no input panics the page reader.
+func FuzzSliceCounter(f *testing.F) {
+	pb := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
+	list := randomSlices(rand.New(rand.NewPCG(3, 4)), 4)
+	list.APIVersion, list.Kind = "discovery.k8s.io/v1", "EndpointSliceList"
+	var body bytes.Buffer
+	if err := pb.Encode(list, &body); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(body.Bytes())
+	f.Add(append([]byte{}, protobufMagic...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := sliceCounter{seen: map[string]map[string]struct{}{}}
+		_, _ = c.page(b)
+	})
+}
