@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"maps"
+	"math/rand/v2"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"

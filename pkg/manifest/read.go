@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
-	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -147,14 +148,33 @@ func (s *Set) addParallel(files []fileText) error {
 	return nil
 }
 
-// parallel runs f(0) ... f(n-1) on every core and returns one of their errors.
+// parallel runs f(0) ... f(n-1) on every core and returns the error of the lowest i, as a loop
+// would. A goroutine a core takes the next i until none is left: parsing is deeply recursive,
+// and a goroutine a document would grow a new stack for every one.
 func parallel(n int, f func(i int) error) error {
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range n {
-		g.Go(func() error { return f(i) })
+	errs := make([]error, n)
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				errs[i] = f(i)
+			}
+		})
 	}
-	return g.Wait()
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // decodeObjects decodes a document's v1 Services and v1 Events.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 
 	"golang.org/x/sync/errgroup"
@@ -53,12 +54,24 @@ func WritePlan(w io.Writer, doc plan.Plan, format string) error {
 	encoded := make([][]byte, batch)
 	for start := 0; start < len(doc.Services); start += batch {
 		end := min(start+batch, len(doc.Services))
-		var g errgroup.Group
-		g.SetLimit(runtime.GOMAXPROCS(0))
-		for i := range end - start {
-			g.Go(func() (err error) {
-				encoded[i], err = indentJSON(doc.Services[start+i], "    ")
-				return err
+		// A goroutine a core, each taking the next Service: not one a Service, whose stacks
+		// would grow again for every one.
+		var (
+			g    errgroup.Group
+			next atomic.Int64
+		)
+		for range min(runtime.GOMAXPROCS(0), end-start) {
+			g.Go(func() error {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= end-start {
+						return nil
+					}
+					var err error
+					if encoded[i], err = indentJSON(doc.Services[start+i], "    "); err != nil {
+						return err
+					}
+				}
 			})
 		}
 		if err := g.Wait(); err != nil {
