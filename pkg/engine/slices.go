@@ -207,52 +207,46 @@ var errProtobuf = errors.New("malformed protobuf in the EndpointSlice list")
 // pbFields calls f with each length-delimited field of the protobuf message b (nested messages,
 // strings, bytes) and skips the others.
 func pbFields(b []byte, f func(protowire.Number, []byte) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return errProtobuf
-		}
-		b = b[n:]
-		if typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return errProtobuf
-			}
-			if err := f(num, v); err != nil {
-				return err
-			}
-			b = b[n:]
-			continue
-		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return errProtobuf
-		}
-		b = b[n:]
-	}
-	return nil
+	return pbWalk(b, f, nil)
 }
 
 // pbVarints calls f with each varint field of the protobuf message b and skips the others.
 func pbVarints(b []byte, f func(protowire.Number, uint64)) error {
+	return pbWalk(b, nil, f)
+}
+
+// pbWalk reads the fields of the protobuf message b: the length-delimited ones go to bytesFn,
+// the varints to varintFn (either may be nil), the others are skipped.
+func pbWalk(b []byte, bytesFn func(protowire.Number, []byte) error, varintFn func(protowire.Number, uint64)) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
 			return errProtobuf
 		}
 		b = b[n:]
-		if typ == protowire.VarintType {
+		switch {
+		case typ == protowire.BytesType && bytesFn != nil:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return errProtobuf
+			}
+			if err := bytesFn(num, v); err != nil {
+				return err
+			}
+			b = b[n:]
+		case typ == protowire.VarintType && varintFn != nil:
 			x, n := protowire.ConsumeVarint(b)
 			if n < 0 {
 				return errProtobuf
 			}
-			f(num, x)
+			varintFn(num, x)
 			b = b[n:]
-			continue
+		default:
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return errProtobuf
+			}
+			b = b[n:]
 		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return errProtobuf
-		}
-		b = b[n:]
 	}
 	return nil
 }

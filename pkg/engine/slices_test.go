@@ -77,6 +77,17 @@ func typedCounts(list *discoveryv1.EndpointSliceList) map[string]int {
 	return out
 }
 
+// encodePage is list as the API server sends it: the protobuf serializer's envelope.
+func encodePage(t testing.TB, list *discoveryv1.EndpointSliceList) []byte {
+	t.Helper()
+	list.APIVersion, list.Kind = "discovery.k8s.io/v1", "EndpointSliceList"
+	var body bytes.Buffer
+	if err := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme).Encode(list, &body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Bytes()
+}
+
 func counts(c sliceCounter) map[string]int {
 	out := map[string]int{}
 	for k, v := range c.seen {
@@ -89,17 +100,12 @@ func counts(c sliceCounter) map[string]int {
 // (the protobuf serializer's envelope), and of the same page in JSON, equals the count from
 // whole decoded objects, with the continue token.
 func TestSliceCounterMatchesDecoding(t *testing.T) {
-	pb := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
 	for seed := range 200 {
 		list := randomSlices(rand.New(rand.NewPCG(uint64(seed), 7)), 1+seed%40)
-		list.APIVersion, list.Kind = "discovery.k8s.io/v1", "EndpointSliceList"
-		var body bytes.Buffer
-		if err := pb.Encode(list, &body); err != nil {
-			t.Fatal(err)
-		}
+		body := encodePage(t, list)
 		want := typedCounts(list)
 		c := sliceCounter{seen: map[string]map[string]struct{}{}}
-		cont, err := c.page(body.Bytes())
+		cont, err := c.page(body)
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
@@ -120,14 +126,7 @@ func TestSliceCounterMatchesDecoding(t *testing.T) {
 // TestSliceCounterMalformed: a cut or corrupted page is an error (the counts are then
 // unknown), never a panic.
 func TestSliceCounterMalformed(t *testing.T) {
-	pb := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
-	list := randomSlices(rand.New(rand.NewPCG(1, 2)), 20)
-	list.APIVersion, list.Kind = "discovery.k8s.io/v1", "EndpointSliceList"
-	var body bytes.Buffer
-	if err := pb.Encode(list, &body); err != nil {
-		t.Fatal(err)
-	}
-	b := body.Bytes()
+	b := encodePage(t, randomSlices(rand.New(rand.NewPCG(1, 2)), 20))
 	errs := 0
 	for cut := len(protobufMagic); cut < len(b); cut += 7 {
 		c := sliceCounter{seen: map[string]map[string]struct{}{}}
@@ -142,14 +141,7 @@ func TestSliceCounterMalformed(t *testing.T) {
 
 // FuzzSliceCounter: no input panics the page reader.
 func FuzzSliceCounter(f *testing.F) {
-	pb := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
-	list := randomSlices(rand.New(rand.NewPCG(3, 4)), 4)
-	list.APIVersion, list.Kind = "discovery.k8s.io/v1", "EndpointSliceList"
-	var body bytes.Buffer
-	if err := pb.Encode(list, &body); err != nil {
-		f.Fatal(err)
-	}
-	f.Add(body.Bytes())
+	f.Add(encodePage(f, randomSlices(rand.New(rand.NewPCG(3, 4)), 4)))
 	f.Add(append([]byte{}, protobufMagic...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c := sliceCounter{seen: map[string]map[string]struct{}{}}
