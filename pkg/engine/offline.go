@@ -11,6 +11,7 @@ import (
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/manifest"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/parallel"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
 
@@ -68,7 +69,7 @@ func (o *Offline) Run() (*OfflineResult, error) {
 	// every core, as scan does.
 	all := make([]*Planned, len(svcs))
 	elbCache := plan.NewELBCache() // each Service's ELB annotations parsed once, not once per Service of its ELB
-	if err := parallelEach(len(svcs), func(i int) error {
+	if err := parallel.For(len(svcs), func(i int) error {
 		svc := svcs[i]
 		in := plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy, Offline: true, EndpointCount: -1,
 			Events: events[svc.Namespace+"/"+svc.Name], SameELB: groups[svc.Annotations[elb.AnnID]], ELBCache: elbCache}

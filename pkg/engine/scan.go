@@ -6,7 +6,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	goruntime "runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/parallel"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
 
@@ -129,7 +129,7 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 		unchecked = fmt.Sprintf("Services not matching %q (scan reads only those)", o.Selector)
 	}
 	all := make([]*Planned, len(svcs))
-	err = parallelEach(len(svcs), func(i int) error {
+	err = parallel.For(len(svcs), func(i int) error {
 		in := r.input(cluster, svcs[i], plan.StrategyAuto)
 		in.PeersUnchecked = unchecked
 		p, err := planOne(in, o.Ignore)
@@ -204,40 +204,4 @@ func Failing(all []*Planned, failOn string) bool {
 		}
 	}
 	return false
-}
-
-// parallelEach runs f(0..n-1) on GOMAXPROCS goroutines. After an error it starts no more calls,
-// and it returns the error of the lowest i, as a loop in order would: the calls are started in
-// order, so every i below a failing one has run.
-//
-// Each goroutine takes the next i until none is left, rather than one goroutine a call: a
-// decision's call stack is deep, and 10,000 new goroutines growing their stacks again and again
-// were 6% of scan's CPU time.
-func parallelEach(n int, f func(i int) error) error {
-	errs := make([]error, n)
-	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		wg     sync.WaitGroup
-	)
-	for range min(goruntime.GOMAXPROCS(0), n) {
-		wg.Go(func() {
-			for !failed.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if errs[i] = f(i); errs[i] != nil {
-					failed.Store(true)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

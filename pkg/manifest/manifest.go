@@ -48,6 +48,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/parallel"
 )
 
 // DefaultNamespace is the namespace given to a Service or Event whose manifest names none,
@@ -212,16 +214,15 @@ func Read(path string, stdin io.Reader, namespace ...string) (*Set, error) {
 	}
 	// The files are read on every core; the error is the first file's in name order.
 	files := make([]fileText, len(names))
-	errs := make([]error, len(names))
-	_ = parallel(len(names), func(i int) error {
+	if err := parallel.For(len(names), func(i int) error {
 		data, err := os.ReadFile(names[i]) //nolint:gosec // G304: a file of the directory the user named with -f
-		files[i], errs[i] = fileText{names[i], data}, err
-		return nil
-	})
-	for i, err := range errs {
 		if err != nil {
-			return nil, fileError(names[i], err)
+			return fileError(names[i], err)
 		}
+		files[i] = fileText{names[i], data}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	return s, s.add(files...)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/parallel"
 )
 
 // Patch is a patch meant for a Service of the set (see ServiceRef.ApplyPatch).
@@ -42,7 +44,7 @@ func (s *Set) PreparePatches(patches []Patch) {
 		docs, todo = append(docs, p.Ref.Doc), append(todo, p)
 	}
 	out := make([]*prepared, len(todo))
-	_ = parallel(len(todo), func(i int) error {
+	_ = parallel.For(len(todo), func(i int) error {
 		out[i] = docs[i].prepare(todo[i].Ref.Item, todo[i].Patch)
 		return nil
 	})

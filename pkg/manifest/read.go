@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/parallel"
 )
 
 // leanInputBytes is the input size from which Read keeps no document tree once the document's
@@ -98,7 +97,7 @@ func (s *Set) addParallel(files []fileText) error {
 		events   []*corev1.Event
 	}
 	split := make([]*File, len(files))
-	if err := parallel(len(files), func(i int) error {
+	if err := parallel.For(len(files), func(i int) error {
 		split[i] = &File{Name: files[i].name}
 		return split[i].split(files[i].data)
 	}); err != nil {
@@ -115,7 +114,7 @@ func (s *Set) addParallel(files []fileText) error {
 			perFile[i] = append(perFile[i], u)
 		}
 	}
-	if err := parallel(len(units), func(i int) error {
+	if err := parallel.For(len(units), func(i int) error {
 		u := units[i]
 		if err := u.d.parse(); err != nil {
 			u.empty = err == errEmpty
@@ -144,35 +143,6 @@ func (s *Set) addParallel(files []fileText) error {
 			s.services, s.events = append(s.services, u.services...), append(s.events, u.events...)
 		}
 		s.Files = append(s.Files, f)
-	}
-	return nil
-}
-
-// parallel runs f(0) ... f(n-1) on every core and returns the error of the lowest i, as a loop
-// would. A goroutine a core takes the next i until none is left: parsing is deeply recursive,
-// and a goroutine a document would grow a new stack for every one.
-func parallel(n int, f func(i int) error) error {
-	errs := make([]error, n)
-	var (
-		wg   sync.WaitGroup
-		next atomic.Int64
-	)
-	for range min(runtime.GOMAXPROCS(0), n) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				errs[i] = f(i)
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
 	}
 	return nil
 }

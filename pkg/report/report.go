@@ -9,16 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"text/tabwriter"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/parallel"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
 
@@ -54,27 +52,10 @@ func WritePlan(w io.Writer, doc plan.Plan, format string) error {
 	encoded := make([][]byte, batch)
 	for start := 0; start < len(doc.Services); start += batch {
 		end := min(start+batch, len(doc.Services))
-		// A goroutine a core, each taking the next Service: not one a Service, whose stacks
-		// would grow again for every one.
-		var (
-			g    errgroup.Group
-			next atomic.Int64
-		)
-		for range min(runtime.GOMAXPROCS(0), end-start) {
-			g.Go(func() error {
-				for {
-					i := int(next.Add(1) - 1)
-					if i >= end-start {
-						return nil
-					}
-					var err error
-					if encoded[i], err = indentJSON(doc.Services[start+i], "    "); err != nil {
-						return err
-					}
-				}
-			})
-		}
-		if err := g.Wait(); err != nil {
+		if err := parallel.For(end-start, func(i int) (err error) {
+			encoded[i], err = indentJSON(doc.Services[start+i], "    ")
+			return err
+		}); err != nil {
 			return err
 		}
 		for i := range end - start {
