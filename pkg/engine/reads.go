@@ -252,29 +252,24 @@ const perServiceLimit = 20
 // the namespace's size then adds to svc's time only what the API server takes to answer them.
 // The backend pods (CCE Turbo only) are read afterwards by readBackends.
 type serviceReads struct {
-	wait      func() error
+	g         errgroup.Group
 	mu        sync.Mutex
 	nodes     int
 	events    map[string][]corev1.Event // by namespace/name; absent when not readable
-	endpoints map[string]int            // ready endpoint addresses, by namespace/name
-	failed    map[string]bool           // EndpointSlices not readable, by namespace/name
+	endpoints map[string]int            // ready endpoint addresses, by namespace/name; absent when not readable
 }
 
 // startServiceReads starts the reads for the Services namespace/names.
 func startServiceReads(ctx context.Context, client kubernetes.Interface, namespace string, names []string) *serviceReads {
-	sr := &serviceReads{events: map[string][]corev1.Event{}, endpoints: map[string]int{}, failed: map[string]bool{}}
-	var g errgroup.Group
-	g.SetLimit(readConcurrency)
-	g.Go(func() error {
-		n := countNodes(ctx, client)
-		sr.mu.Lock()
-		sr.nodes = n
-		sr.mu.Unlock()
+	sr := &serviceReads{events: map[string][]corev1.Event{}, endpoints: map[string]int{}}
+	sr.g.SetLimit(readConcurrency)
+	sr.g.Go(func() error {
+		sr.nodes = countNodes(ctx, client) // read after Wait only
 		return nil
 	})
 	for _, name := range names {
 		key := namespace + "/" + name
-		g.Go(func() error {
+		sr.g.Go(func() error {
 			sel := fields.Set{"involvedObject.kind": "Service", "involvedObject.name": name}.AsSelector().String()
 			evs, err := client.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
 			if err == nil { // not readable: no Events, as with the namespace's list
@@ -284,19 +279,15 @@ func startServiceReads(ctx context.Context, client kubernetes.Interface, namespa
 			}
 			return nil
 		})
-		g.Go(func() error {
-			n, err := serviceEndpoints(ctx, client, namespace, name)
-			sr.mu.Lock()
-			defer sr.mu.Unlock()
-			if err != nil {
-				sr.failed[key] = true
-			} else {
+		sr.g.Go(func() error {
+			if n, err := serviceEndpoints(ctx, client, namespace, name); err == nil {
+				sr.mu.Lock()
 				sr.endpoints[key] = n
+				sr.mu.Unlock()
 			}
 			return nil
 		})
 	}
-	sr.wait = g.Wait
 	return sr
 }
 
@@ -305,18 +296,18 @@ func startServiceReads(ctx context.Context, client kubernetes.Interface, namespa
 // at all when one such Service's could not be read. What may not be read stays unknown, as in
 // readFor.
 func (sr *serviceReads) finish(r *reads, svcs []*corev1.Service) {
-	_ = sr.wait() // the functions report nothing: what failed stays unknown
+	_ = sr.g.Wait() // the functions report nothing: what failed stays unknown
 	r.events = sr.events
-	lb, failed := false, false
+	lb, read := false, true
 	for _, s := range svcs {
 		if needsEndpoints(s) {
-			lb = true
-			failed = failed || sr.failed[s.Namespace+"/"+s.Name]
+			_, ok := sr.endpoints[s.Namespace+"/"+s.Name]
+			lb, read = true, read && ok
 		}
 	}
 	if lb {
 		r.nodes = sr.nodes
-		if !failed {
+		if read {
 			r.endpoints = sr.endpoints
 		}
 	}
@@ -355,16 +346,7 @@ func serviceEndpoints(ctx context.Context, client kubernetes.Interface, namespac
 	if err != nil {
 		return 0, err
 	}
-	seen := map[string]bool{}
-	for _, sl := range list.Items {
-		for _, ep := range sl.Endpoints {
-			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-				continue
-			}
-			for _, a := range ep.Addresses {
-				seen[a] = true
-			}
-		}
-	}
-	return len(seen), nil
+	c := sliceCounter{seen: map[string]map[string]struct{}{}}
+	c.decodedSlices(list.Items)
+	return len(c.seen[namespace+"/"+name]), nil
 }

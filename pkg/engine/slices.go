@@ -187,7 +187,14 @@ func (c *sliceCounter) decoded(body []byte) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("listing EndpointSlices: got %T", obj)
 	}
-	for _, sl := range list.Items {
+	c.decodedSlices(list.Items)
+	return list.Continue, nil
+}
+
+// decodedSlices adds decoded EndpointSlices: each ready address (no ready condition is ready,
+// as the API documents) once.
+func (c *sliceCounter) decodedSlices(slices []discoveryv1.EndpointSlice) {
+	for _, sl := range slices {
 		var addrs [][]byte
 		for _, ep := range sl.Endpoints {
 			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
@@ -199,7 +206,6 @@ func (c *sliceCounter) decoded(body []byte) (string, error) {
 		}
 		c.add(sl.Namespace, sl.Labels[discoveryv1.LabelServiceName], addrs)
 	}
-	return list.Continue, nil
 }
 
 var errProtobuf = errors.New("malformed protobuf in the EndpointSlice list")
