@@ -157,6 +157,8 @@ type facts struct {
 	peers    []*corev1.Service // other LoadBalancer Services of the CCE dialect on the same elb.id
 	peerInfo []elb.Info        // their parsed annotations, by index
 	peerOn   []bool            // whether pass-through is on for each of them (ptOn)
+	// peerMember is how a finding names each of them (memberSetting).
+	peerMember []string
 	// peersUnchecked is Input.PeersUnchecked.
 	peersUnchecked string
 	offline        bool
@@ -282,24 +284,15 @@ func newFacts(in Input, m *matrix.Matrix, info elb.Info, probs []elb.Problem) *f
 	}
 
 	if info.ID != "" {
-		for _, p := range in.SameELB {
-			if p == nil || (namespaceOf(p) == f.ns && p.Name == svc.Name) {
+		ps := in.ELBCache.peers(info.ID, in.SameELB)
+		for i, p := range ps.svcs {
+			if namespaceOf(p) == f.ns && p.Name == svc.Name {
 				continue
 			}
-			if p.Annotations[elb.AnnID] != info.ID || p.Spec.Type != corev1.ServiceTypeLoadBalancer {
-				continue
-			}
-			if pi, _ := in.ELBCache.Parse(p); pi.Dialect == elb.DialectCCE && !pi.DNAT {
-				f.peers = append(f.peers, p)
-			}
-		}
-		sort.Slice(f.peers, func(i, j int) bool {
-			return namespaceOf(f.peers[i])+"/"+f.peers[i].Name < namespaceOf(f.peers[j])+"/"+f.peers[j].Name
-		})
-		for _, p := range f.peers {
-			pi, _ := in.ELBCache.Parse(p)
-			f.peerInfo = append(f.peerInfo, pi)
-			f.peerOn = append(f.peerOn, ptOn(ptValue(pi), p.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal))
+			f.peers = append(f.peers, p)
+			f.peerInfo = append(f.peerInfo, ps.info[i])
+			f.peerOn = append(f.peerOn, ps.on[i])
+			f.peerMember = append(f.peerMember, ps.member[i])
 		}
 	}
 	return f
@@ -680,9 +673,7 @@ func (f *facts) inconsistent(st state) *Finding {
 		self = elb.PassThroughTrue // the state after a pass-through fix
 	}
 	members := []string{memberSetting(f.ns, f.svc.Name, st.on(), self, true)}
-	for i, p := range f.peers {
-		members = append(members, memberSetting(namespaceOf(p), p.Name, f.peerOn[i], f.peerInfo[i].PassThrough, false))
-	}
+	members = append(members, f.peerMember...)
 	sort.Strings(members)
 	cond := "kube-proxy runs in IPVS mode, where"
 	if f.proxy == Unknown {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"sort"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,7 +13,8 @@ import (
 // thousands of Services parses each one once, not once for every Service of its ELB. Safe for
 // concurrent use; the Services must not change while it is used.
 type ELBCache struct {
-	m sync.Map // *corev1.Service → parsedELB
+	m      sync.Map // *corev1.Service → parsedELB
+	groups sync.Map // peerKey → *peerSet
 }
 
 type parsedELB struct {
@@ -35,4 +37,92 @@ func (c *ELBCache) Parse(svc *corev1.Service) (elb.Info, []elb.Problem) {
 	info, probs := elb.Parse(svc)
 	c.m.Store(svc, parsedELB{info, probs})
 	return info, probs
+}
+
+// peerSet is what the shared-ELB rules compare a Service with: the Services of a group
+// (Input.SameELB) on one elb.id that are LoadBalancers of the CCE dialect and not DNAT, sorted
+// by namespace/name, with their parsed annotations, pass-through state (ptOn) and the words a
+// finding names them with (memberSetting). Every member of the group sees the same set, less
+// itself: it is worked out once a group, not once a member (a group of n Services cost n² parses
+// and map reads, and a sort, each time).
+type peerSet struct {
+	svcs   []*corev1.Service
+	info   []elb.Info
+	on     []bool
+	member []string
+}
+
+// peerKey names a group by its backing array and length (the same slice, passed as SameELB to
+// each of its members) and the elb.id asked for.
+type peerKey struct {
+	first **corev1.Service
+	n     int
+	id    string
+}
+
+// peers returns the peer set of elb.id id within same, remembered by the group (the groups
+// must not change while the cache is used, as the Services must not).
+func (c *ELBCache) peers(id string, same []*corev1.Service) *peerSet {
+	if len(same) == 0 {
+		return &peerSet{}
+	}
+	if c == nil {
+		return c.buildPeers(id, same)
+	}
+	k := peerKey{&same[0], len(same), id}
+	if v, ok := c.groups.Load(k); ok {
+		return v.(*peerSet)
+	}
+	ps := c.buildPeers(id, same)
+	c.groups.Store(k, ps)
+	return ps
+}
+
+func (c *ELBCache) buildPeers(id string, same []*corev1.Service) *peerSet {
+	var svcs []*corev1.Service
+	for _, p := range same {
+		if p == nil || p.Annotations[elb.AnnID] != id || p.Spec.Type != corev1.ServiceTypeLoadBalancer {
+			continue
+		}
+		if pi, _ := c.Parse(p); pi.Dialect == elb.DialectCCE && !pi.DNAT {
+			svcs = append(svcs, p)
+		}
+	}
+	sort.SliceStable(svcs, func(i, j int) bool {
+		return keyLess(namespaceOf(svcs[i]), svcs[i].Name, namespaceOf(svcs[j]), svcs[j].Name)
+	})
+	ps := &peerSet{svcs: svcs, info: make([]elb.Info, len(svcs)), on: make([]bool, len(svcs)), member: make([]string, len(svcs))}
+	for i, p := range svcs {
+		pi, _ := c.Parse(p)
+		ps.info[i] = pi
+		ps.on[i] = ptOn(ptValue(pi), p.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal)
+		ps.member[i] = memberSetting(namespaceOf(p), p.Name, ps.on[i], pi.PassThrough, false)
+	}
+	return ps
+}
+
+// keyLess orders two Services as their "namespace/name" strings compare, without building them.
+func keyLess(ns1, n1, ns2, n2 string) bool {
+	a := [3]string{ns1, "/", n1}
+	b := [3]string{ns2, "/", n2}
+	ai, ao, bi, bo := 0, 0, 0, 0
+	for {
+		for ai < 3 && ao == len(a[ai]) {
+			ai, ao = ai+1, 0
+		}
+		for bi < 3 && bo == len(b[bi]) {
+			bi, bo = bi+1, 0
+		}
+		switch {
+		case ai == 3:
+			return bi < 3
+		case bi == 3:
+			return false
+		}
+		if ca, cb := a[ai][ao], b[bi][bo]; ca != cb {
+			return ca < cb
+		}
+		ao++
+		bo++
+	}
 }

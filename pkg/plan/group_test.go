@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/elb"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/matrix"
 )
 
@@ -120,6 +122,96 @@ func TestGroupDisagreesEveryMember(t *testing.T) {
 			if sp.Fix == nil || sp.Fix.Strategy != StrategyPassThrough || sp.Changed != (svc.Annotations[aPT] == "onlyLocal") || len(sp.Fix.AlsoPatch) != 2 {
 				t.Fatalf("%s/%s: fix = %+v changed=%v", svc.Namespace, svc.Name, sp.Fix, sp.Changed)
 			}
+		}
+	}
+}
+
+// The peers each member of a group is compared with, worked out once a group (ELBCache), are
+// the ones the per-Service rule picks: the group less the Service itself, only LoadBalancers of
+// the CCE dialect, not DNAT, on the same elb.id, in namespace/name order (as the strings
+// compare: "a-b/x" before "a/y"). The reference below is that rule as it was written before
+// the cache; random groups with namespaces that prefix each other, duplicates, other ids,
+// types and dialects.
+func TestPeersPerGroupMatchPerService(t *testing.T) {
+	reference := func(in Input) []string {
+		var peers []*corev1.Service
+		self := in.Service
+		for _, p := range in.SameELB {
+			if p == nil || (namespaceOf(p) == namespaceOf(self) && p.Name == self.Name) {
+				continue
+			}
+			if p.Annotations[aID] != self.Annotations[aID] || p.Spec.Type != corev1.ServiceTypeLoadBalancer {
+				continue
+			}
+			if pi, _ := (*ELBCache)(nil).Parse(p); pi.Dialect == elb.DialectCCE && !pi.DNAT {
+				peers = append(peers, p)
+			}
+		}
+		sort.SliceStable(peers, func(i, j int) bool {
+			return namespaceOf(peers[i])+"/"+peers[i].Name < namespaceOf(peers[j])+"/"+peers[j].Name
+		})
+		return names(peers)
+	}
+	rng := rand.New(rand.NewPCG(7, 14))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	m := matrix.MustDefault()
+	cache := NewELBCache()
+	for round := range 300 {
+		var group []*corev1.Service
+		for range 1 + rng.IntN(12) {
+			a := ann(aClass, pick("union", "performance", "dnat", "shared"), aID, pick("elb-1", "elb-1", "elb-1", "elb-2"))
+			if pt := pick("", "true", "false", "onlyLocal"); pt != "" {
+				a[aPT] = pt
+			}
+			ns := pick("x", "x-y", "x.y", "xy", "", "default")
+			s := mk(svcSpec{name: pick("a", "a-b", "b", "a.b"), namespace: ns, cluster: rng.IntN(2) == 0, ann: a})
+			s.Namespace = ns
+			if rng.IntN(8) == 0 {
+				s.Spec.Type = corev1.ServiceTypeNodePort
+			}
+			group = append(group, s)
+		}
+		if rng.IntN(4) == 0 {
+			group = append(group, nil, group[0])
+		}
+		for _, svc := range group {
+			if svc == nil {
+				continue
+			}
+			in := Input{Cluster: cluster("vpc", "ipvs", v125), Service: svc, SameELB: group, ELBCache: cache}
+			info, probs := cache.Parse(svc)
+			f := newFacts(in, m, info, probs)
+			if info.ID == "" {
+				continue
+			}
+			if got, want := names(f.peers), reference(in); !reflect.DeepEqual(got, want) {
+				t.Fatalf("round %d, %s/%s: peers %v, want %v", round, svc.Namespace, svc.Name, got, want)
+			}
+			for i, p := range f.peers {
+				pi, _ := cache.Parse(p)
+				on := ptOn(ptValue(pi), p.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal)
+				if f.peerInfo[i].PassThrough != pi.PassThrough || f.peerOn[i] != on ||
+					f.peerMember[i] != memberSetting(namespaceOf(p), p.Name, on, pi.PassThrough, false) {
+					t.Fatalf("round %d, %s/%s: peer %d: info, on or member differ", round, svc.Namespace, svc.Name, i)
+				}
+			}
+		}
+	}
+}
+
+func TestKeyLess(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func() string {
+		b := make([]byte, rng.IntN(4))
+		for i := range b {
+			b[i] = "a-/.0"[rng.IntN(5)]
+		}
+		return string(b)
+	}
+	for range 20000 {
+		ns1, n1, ns2, n2 := word(), word(), word(), word()
+		if got, want := keyLess(ns1, n1, ns2, n2), ns1+"/"+n1 < ns2+"/"+n2; got != want {
+			t.Fatalf("keyLess(%q, %q, %q, %q) = %v, want %v", ns1, n1, ns2, n2, got, want)
 		}
 	}
 }
