@@ -50,23 +50,41 @@ func planOne(in plan.Input, ignore []string) (*Planned, error) {
 	return fromPlan(in, sp, ignore)
 }
 
-// fromPlan completes a decision: ignores, the patch, and whether it changes the object.
+// fromPlan completes a decision: ignores, the patch, whether it changes the object, and the
+// object after the fix (Result), which svc diffs, dry-runs and applies.
 func fromPlan(in plan.Input, sp plan.ServicePlan, ignore []string) (*Planned, error) {
+	p, err := planPatch(in, sp, ignore)
+	if err != nil {
+		return nil, err
+	}
+	p.in, p.Live, p.Result = in, in.Service, in.Service
+	if p.Plan.Changed {
+		if p.Result, err = patch.Fixed(in.Service, p.Plan.Fix.Strategy); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// planPatch completes a decision with its ignores and its fix's patch (Patch when it changes the
+// object), and nothing else: what scan keeps of a plan, which it only prints (not the Service,
+// not a copy of it with the fix).
+func planPatch(in plan.Input, sp plan.ServicePlan, ignore []string) (*Planned, error) {
 	svc := in.Service
 	applyIgnores(&sp, svc.Annotations[ignoreAnnotation], ignore)
-	p := &Planned{Plan: sp, in: in, Live: svc, Result: svc}
+	p := &Planned{Plan: sp}
 	if sp.Fix == nil {
 		return p, nil
 	}
-	fixed, pt, err := patch.ForFix(svc, sp.Fix.Strategy)
+	pt, empty, err := patch.FixPatch(svc, sp.Fix.Strategy)
 	if err != nil {
 		return nil, err
 	}
 	p.Plan.Fix.Patch = json.RawMessage(pt)
 	p.Plan.Fix.PatchType = "strategic"
-	p.Plan.Changed = !patch.IsEmpty(pt)
+	p.Plan.Changed = !empty
 	if p.Plan.Changed {
-		p.Patch, p.Result = pt, fixed
+		p.Patch = pt
 	}
 	return p, nil
 }

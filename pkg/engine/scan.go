@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
+	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/matrix"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/parallel"
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/plan"
 )
@@ -132,8 +133,11 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 	err = parallel.For(len(svcs), func(i int) error {
 		in := r.input(cluster, svcs[i], plan.StrategyAuto)
 		in.PeersUnchecked = unchecked
-		p, err := planOne(in, o.Ignore)
-		all[i] = p
+		sp, err := plan.Decide(in, matrix.MustDefault())
+		if err != nil {
+			return err
+		}
+		all[i], err = planPatch(in, sp, o.Ignore)
 		return err
 	})
 	if err != nil {
@@ -159,6 +163,9 @@ func (o *Scan) listServices(ctx context.Context, n *atomic.Int64, read func(*cor
 		return o.client.CoreV1().Services(o.Namespace).List(ctx, opts)
 	}, metav1.ListOptions{LabelSelector: o.Selector}, func(obj runtime.Object) error {
 		svc := obj.(*corev1.Service)
+		// No rule reads managedFields, and scan writes nothing: let them go as each page comes,
+		// rather than hold them (a fair share of a Service's bytes) for the whole run.
+		svc.ManagedFields = nil
 		out = append(out, svc)
 		read(svc)
 		n.Add(1)

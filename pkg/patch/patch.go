@@ -51,27 +51,41 @@ func Build(original, modified *corev1.Service) ([]byte, error) {
 	return strategicpatch.CreateTwoWayMergePatch(o, m, corev1.Service{})
 }
 
-// ForFix builds the fixed object and the patch for one strategy. The patch is the two-way
-// strategic merge patch (Build) of the only fields a fix touches, the pass-through annotation
-// and the traffic policy: the same patch as Build on the whole objects, since nothing else
-// differs (tested), and it depends only on those two values, so it is computed once per
-// combination (scan plans thousands of Services).
+// ForFix builds the fixed object and the patch for one strategy (Fixed and FixPatch).
 func ForFix(svc *corev1.Service, strategy string) (*corev1.Service, []byte, error) {
 	fixed, err := Fixed(svc, strategy)
 	if err != nil {
 		return nil, nil, err
 	}
+	p, _, err := FixPatch(svc, strategy)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fixed, p, nil
+}
+
+// FixPatch returns the patch of one strategy's fix and whether it is empty (IsEmpty), without
+// copying the Service. The patch is the two-way strategic merge patch (Build) of the only fields
+// a fix touches, the pass-through annotation and the traffic policy: the same patch as Build on
+// the whole objects, since nothing else differs (tested), and it depends only on those two
+// values, so it is computed once per combination (scan plans thousands of Services).
+func FixPatch(svc *corev1.Service, strategy string) (p []byte, empty bool, err error) {
 	value, present := svc.Annotations[PassThroughAnnotation]
 	key := fixKey{strategy, value, present, svc.Spec.ExternalTrafficPolicy}
-	if p, ok := fixPatches.Load(key); ok {
-		return fixed, p.([]byte), nil
+	if v, ok := fixPatches.Load(key); ok {
+		fp := v.(fixPatch)
+		return fp.patch, fp.empty, nil
 	}
-	p, err := Build(fixable(svc), fixable(fixed))
+	before := fixable(svc)
+	after, err := Fixed(before, strategy)
 	if err != nil {
-		return nil, nil, fmt.Errorf("service %s/%s: building the patch: %w", svc.Namespace, svc.Name, err)
+		return nil, false, err
 	}
-	fixPatches.Store(key, p)
-	return fixed, p, nil
+	if p, err = Build(before, after); err != nil {
+		return nil, false, fmt.Errorf("service %s/%s: building the patch: %w", svc.Namespace, svc.Name, err)
+	}
+	fixPatches.Store(key, fixPatch{p, IsEmpty(p)})
+	return p, IsEmpty(p), nil
 }
 
 // fixKey is everything a fix's patch depends on.
@@ -81,7 +95,12 @@ type fixKey struct {
 	policy                corev1.ServiceExternalTrafficPolicy
 }
 
-// fixPatches remembers ForFix's patches by fixKey (a handful of combinations exist).
+type fixPatch struct {
+	patch []byte
+	empty bool
+}
+
+// fixPatches remembers FixPatch's patches by fixKey (a handful of combinations exist).
 var fixPatches sync.Map
 
 // Revert returns the strategic merge patch that undoes a fix: from the fixed object back to the

@@ -101,6 +101,12 @@ func TestBuildTouchesOnlyTheFixedField(t *testing.T) {
 			if IsEmpty(p) != (tc.want == "{}") {
 				t.Errorf("IsEmpty(%s) = %v", p, IsEmpty(p))
 			}
+			// FixPatch, remembered: the same patch, and its emptiness, twice.
+			for range 2 {
+				if fp, empty, err := FixPatch(tc.svc, tc.strategy); err != nil || string(fp) != tc.want || empty != (tc.want == "{}") {
+					t.Errorf("FixPatch = %s, %v, %v; want %s", fp, empty, err, tc.want)
+				}
+			}
 			if !reflect.DeepEqual(before, tc.svc) {
 				t.Error("ForFix modified its input")
 			}
