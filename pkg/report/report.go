@@ -93,32 +93,41 @@ func indentJSON(v any, prefix string) ([]byte, error) {
 func indent(src []byte, prefix string) []byte {
 	dst := make([]byte, 0, len(src)+len(src)/2)
 	depth := 0
+	// pad is a newline, the prefix and as many spaces as the deepest level so far: a line
+	// start is one append of a prefix of it.
+	pad := append([]byte{'\n'}, prefix...)
+	base := len(pad)
 	newline := func() {
-		dst = append(dst, '\n')
-		dst = append(dst, prefix...)
-		for i := 0; i < depth; i++ {
-			dst = append(dst, ' ', ' ')
+		need := base + 2*max(depth, 0)
+		for len(pad) < need {
+			pad = append(pad, ' ')
 		}
+		dst = append(dst, pad[:need]...)
 	}
-	inString, escaped := false, false
 	for i := 0; i < len(src); i++ {
 		c := src[i]
-		if inString {
-			dst = append(dst, c)
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
 		switch c {
 		case '"':
-			inString = true
-			dst = append(dst, c)
+			// A string is copied whole: up to the first quote after it that no odd run of
+			// backslashes escapes.
+			end := len(src)
+			for j := i + 1; j < len(src); {
+				k := bytes.IndexByte(src[j:], '"')
+				if k < 0 {
+					break
+				}
+				q, bs := j+k, 0
+				for q-1-bs > i && src[q-1-bs] == '\\' {
+					bs++
+				}
+				if bs%2 == 0 {
+					end = q + 1
+					break
+				}
+				j = q + 1
+			}
+			dst = append(dst, src[i:end]...)
+			i = end - 1
 		case '{', '[':
 			dst = append(dst, c)
 			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
