@@ -17,6 +17,8 @@ type Planned struct {
 	// Live is the Service as read; Patch the strategic merge patch of its fix (nil: none).
 	Live  *corev1.Service
 	Patch []byte
+	// JSON is the plan as Scan.Encode encoded it when it was made; nil: not encoded.
+	JSON []byte
 	// Result is the object after the fix: the local merge, the server's dry-run answer, or the
 	// applied object.
 	Result *corev1.Service

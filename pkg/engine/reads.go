@@ -43,7 +43,7 @@ func (r *reads) readFor(ctx context.Context, client kubernetes.Interface, namesp
 	}
 	if lb {
 		r.nodes = countNodes(ctx, client)
-		r.endpoints = endpointCounts(ctx, client, namespace)
+		r.endpoints = endpointCounts(ctx, client, namespace, nil)
 	}
 	if local && cluster.NetworkModel == plan.NetworkTurbo {
 		r.backends = backendPods(ctx, client, namespace)

@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,12 @@ type Scan struct {
 	Cloud         Cloud
 	// Scanned, when set, counts the Services read as they come (a progress line).
 	Scanned *atomic.Int64
+	// Encode, when set, encodes each plan as it is made, on the goroutines that plan, most of
+	// them while the EndpointSlices are still being read (Planned.JSON): the JSON document is
+	// then written, not encoded, once the last plan is made. The Plan then keeps only what the
+	// order and the exit code read (namespace, name, each finding's id, severity and ignored):
+	// the rest is in JSON, and 10,000 plans held whole until the end were a third of the heap.
+	Encode func(plan.ServicePlan) ([]byte, error)
 
 	client kubernetes.Interface
 }
@@ -65,12 +72,18 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 		cluster           plan.Cluster
 		svcs              []*corev1.Service
 		events            map[string][]corev1.Event
+		backends          backendIndex
+		nodes             int
+		endpoints         map[string]int // the whole list's counts; nil: not read, or not readable
 		detectErr, svcErr error
 		wg                sync.WaitGroup
-		r                 reads
 	)
 	lb, local := newSeen(), newSeen()
-	detected, listed := make(chan struct{}), make(chan struct{})
+	detected, listed, eventsRead, backendsRead := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	// The EndpointSlices are the longest list (they start after the first LoadBalancer Service
+	// and are as large as the Services): each namespace whose slices are all read is told here
+	// as the list goes, so that its Services are planned while the rest comes.
+	slicesRead := newMailbox[namespaceDone]()
 	wg.Add(5)
 	go func() {
 		defer wg.Done()
@@ -89,35 +102,47 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 			}
 		})
 	}()
-	go func() { defer wg.Done(); events = serviceEvents(ctx, o.client, o.Namespace) }()
 	go func() {
 		defer wg.Done()
+		defer close(eventsRead)
+		events = serviceEvents(ctx, o.client, o.Namespace)
+	}()
+	go func() {
+		defer wg.Done()
+		defer slicesRead.close()
 		if lb.wait(listed) {
-			r.nodes = countNodes(ctx, o.client)
-			r.endpoints = endpointCounts(ctx, o.client, o.Namespace)
+			nodes = countNodes(ctx, o.client)
+			endpoints = endpointCounts(ctx, o.client, o.Namespace, func(d namespaceDone) {
+				d.nodes = nodes
+				slicesRead.put(d)
+			})
 		}
 	}()
 	go func() {
 		defer wg.Done()
+		defer close(backendsRead)
 		if !local.wait(listed) {
 			return
 		}
 		<-detected
 		if detectErr == nil && cluster.NetworkModel == plan.NetworkTurbo {
-			r.backends = backendPods(ctx, o.client, o.Namespace)
+			backends = backendPods(ctx, o.client, o.Namespace)
 		}
 	}()
-	wg.Wait()
+	<-detected
+	<-listed
+	<-eventsRead
+	<-backendsRead
 	switch {
 	case detectErr != nil:
+		wg.Wait()
 		return nil, ServerError(detectErr, "reading the cluster facts")
 	case svcErr != nil:
+		wg.Wait()
 		return nil, svcErr
 	}
-	r.events, r.peers, r.elbCache = events, plan.GroupByELB(svcs), plan.NewELBCache()
+	r := reads{events: events, backends: backends, peers: plan.GroupByELB(svcs), elbCache: plan.NewELBCache()}
 	r.cloud = o.Cloud.ReadELBs(ctx, svcs)
-	// Each plan depends only on its own Service and the shared, read-only data above: plan them
-	// on every core.
 	// The ELB groups are formed from the Services scanned: others (outside the namespace, or
 	// not matching the selector) are not checked, and the plans say so.
 	var unchecked string
@@ -129,19 +154,95 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 	case o.Selector != "":
 		unchecked = fmt.Sprintf("Services not matching %q (scan reads only those)", o.Selector)
 	}
+	// Each plan depends only on its own Service and the shared, read-only data above: plan them
+	// on every core, each as soon as what it needs is read. The inputs are made here, on this
+	// goroutine, which alone follows the EndpointSlice list.
 	all := make([]*Planned, len(svcs))
-	err = parallel.For(len(svcs), func(i int) error {
-		in := r.input(cluster, svcs[i], plan.StrategyAuto)
-		in.PeersUnchecked = unchecked
-		sp, err := plan.Decide(in, matrix.MustDefault())
+	inputs := make([]plan.Input, len(svcs))
+	decide := func(i int) (err error) {
+		sp, err := plan.Decide(inputs[i], matrix.MustDefault())
 		if err != nil {
 			return err
 		}
-		all[i], err = planPatch(in, sp, o.Ignore)
-		return err
-	})
-	if err != nil {
+		if all[i], err = planPatch(inputs[i], sp, o.Ignore); err != nil || o.Encode == nil {
+			return err
+		}
+		p := all[i]
+		if p.JSON, err = o.Encode(p.Plan); err != nil {
+			return err
+		}
+		p.Plan = skeleton(p.Plan)
+		return nil
+	}
+	pool := parallel.NewPool(len(svcs), decide)
+	start := func(i int) {
+		inputs[i] = r.input(cluster, svcs[i], plan.StrategyAuto)
+		inputs[i].PeersUnchecked = unchecked
+		pool.Add(i)
+	}
+	waiting := map[string][]int{} // the Services that need an endpoint count, by namespace
+	for i, s := range svcs {
+		if needsEndpoints(s) {
+			waiting[s.Namespace] = append(waiting[s.Namespace], i)
+		} else {
+			start(i)
+		}
+	}
+	// The namespaces in the list's order: every key of namespace N is below N+"0".
+	order := make([]string, 0, len(waiting))
+	for ns := range waiting {
+		order = append(order, ns)
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i]+"0" < order[j]+"0" })
+	var (
+		early  []int // planned with the counts told along the way
+		counts = map[string]int{}
+		reset  bool
+	)
+	for {
+		done, ok := slicesRead.take()
+		if !ok {
+			break
+		}
+		for _, d := range done {
+			reset = reset || d.reset
+			if reset {
+				continue
+			}
+			maps.Copy(counts, d.counts)
+			r.nodes, r.endpoints = d.nodes, counts
+			for len(order) > 0 && order[0]+"0" <= d.through {
+				for _, i := range waiting[order[0]] {
+					start(i)
+					early = append(early, i)
+				}
+				order = order[1:]
+			}
+		}
+	}
+	wg.Wait()
+	// The list has ended: its counts (nil when it could not be read whole) are the answer for
+	// the Services left.
+	r.nodes, r.endpoints = nodes, endpoints
+	for _, ns := range order {
+		for _, i := range waiting[ns] {
+			start(i)
+		}
+	}
+	if err := pool.Wait(); err != nil {
 		return nil, err
+	}
+	if len(early) > 0 && (reset || endpoints == nil) {
+		// What the list told along the way does not hold (it was read again from the start,
+		// came out of order, or failed): plan those Services again with the list's answer.
+		if err := parallel.For(len(early), func(k int) error {
+			i := early[k]
+			inputs[i] = r.input(cluster, svcs[i], plan.StrategyAuto)
+			inputs[i].PeersUnchecked = unchecked
+			return decide(i)
+		}); err != nil {
+			return nil, err
+		}
 	}
 	sort.SliceStable(all, func(i, j int) bool {
 		ri, rj := worst(all[i].Plan), worst(all[j].Plan)
@@ -188,6 +289,15 @@ func (o *Scan) listServices(ctx context.Context, n *atomic.Int64, read func(*cor
 	return out, nil
 }
 
+// skeleton is what scan keeps of an encoded plan: what worst and the order read.
+func skeleton(sp plan.ServicePlan) plan.ServicePlan {
+	out := plan.ServicePlan{Namespace: sp.Namespace, Name: sp.Name, Findings: make([]plan.Finding, len(sp.Findings))}
+	for i, f := range sp.Findings {
+		out.Findings[i] = plan.Finding{ID: f.ID, Severity: f.Severity, Ignored: f.Ignored}
+	}
+	return out
+}
+
 // worst is the rank (plan.SeverityRank) of a plan's highest severity among findings not
 // ignored; 0 for none.
 func worst(sp plan.ServicePlan) int {
@@ -211,4 +321,54 @@ func Failing(all []*Planned, failOn string) bool {
 		}
 	}
 	return false
+}
+
+// mailbox passes messages from one goroutine to another without ever blocking the sender (the
+// EndpointSlice list is not held up while the Services are still being read).
+type mailbox[T any] struct {
+	mu     sync.Mutex
+	items  []T
+	closed bool
+	ready  chan struct{}
+}
+
+func newMailbox[T any]() *mailbox[T] { return &mailbox[T]{ready: make(chan struct{}, 1)} }
+
+func (m *mailbox[T]) put(v T) {
+	m.mu.Lock()
+	m.items = append(m.items, v)
+	m.mu.Unlock()
+	m.wake()
+}
+
+// close says no message will come after those put.
+func (m *mailbox[T]) close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.wake()
+}
+
+func (m *mailbox[T]) wake() {
+	select {
+	case m.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for messages and returns those put so far; false once closed and all taken.
+func (m *mailbox[T]) take() ([]T, bool) {
+	for {
+		m.mu.Lock()
+		items, closed := m.items, m.closed
+		m.items = nil
+		m.mu.Unlock()
+		if len(items) > 0 {
+			return items, true
+		}
+		if closed {
+			return nil, false
+		}
+		<-m.ready
+	}
 }

@@ -24,8 +24,12 @@ import (
 // 10,000 Services the EndpointSlices are the largest list scan reads, and decoding them whole
 // was the largest part of scan's CPU time above the floor's (see the README's benchmark). A
 // page that is not protobuf (a server or proxy that answers JSON) is decoded whole.
-func endpointCounts(ctx context.Context, client kubernetes.Interface, namespace string) map[string]int {
-	c := sliceCounter{seen: map[string]map[string]struct{}{}}
+//
+// done, when not nil, is told of each namespace whose slices have all been read before the list
+// ends (sliceCounter.done), so that the Services of the namespaces read first can be planned
+// while the rest of the list comes.
+func endpointCounts(ctx context.Context, client kubernetes.Interface, namespace string, done func(namespaceDone)) map[string]int {
+	c := sliceCounter{seen: map[string]map[string]struct{}{}, done: done}
 	opts := metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName, Limit: pageSize}
 	for {
 		req := client.DiscoveryV1().RESTClient().Get().Resource("endpointslices").
@@ -33,11 +37,18 @@ func endpointCounts(ctx context.Context, client kubernetes.Interface, namespace 
 		if namespace != "" {
 			req = req.Namespace(namespace)
 		}
-		body, err := req.Do(ctx).Raw()
+		res := req.Do(ctx)
+		body, err := res.Raw()
+		if err != nil {
+			// Raw's error is built from the status code alone; Error decodes the Status the
+			// server sent, whose reason tells an expired continue token (410 Expired).
+			err = res.Error()
+		}
 		if apierrors.IsResourceExpired(err) && opts.Continue != "" {
 			// The continue token expired between pages: read the whole list at once, as
 			// client-go's pager does.
 			c.seen = map[string]map[string]struct{}{}
+			c.stopProgress()
 			opts.Continue, opts.Limit = "", 0
 			continue
 		}
@@ -64,6 +75,58 @@ func endpointCounts(ctx context.Context, client kubernetes.Interface, namespace 
 // namespace/service-name.
 type sliceCounter struct {
 	seen map[string]map[string]struct{}
+
+	// done, when set, is called as the list moves from one namespace to the next with the
+	// counts of the namespace just left, which are final: a paged LIST comes in key order
+	// (namespace/name; continue tokens are keys), so the slices of a namespace come together.
+	// Should a slice come out of that order, or the list be read again from the start, done is
+	// called once with reset and never again: what it said may not hold.
+	done func(namespaceDone)
+	last string   // the key (namespace/name) of the last slice read
+	ns   string   // its namespace
+	keys []string // the namespace/service keys of ns so far
+}
+
+// namespaceDone is a namespace whose EndpointSlices have all been read.
+type namespaceDone struct {
+	// counts are the ready endpoint addresses of its Services (namespace/name), and through
+	// the key of the first slice after it: every namespace N with N+"0" <= through (all keys
+	// of N are below N+"0", '0' following '/') has been read whole, its Services without a
+	// slice counting 0.
+	counts  map[string]int
+	through string
+	// reset: forget every count said before; no more will come (the list's end has them).
+	reset bool
+	nodes int // the node count, read before the list (scan's progress message carries it)
+}
+
+// stopProgress tells done that what it was told may not hold, and tells it nothing more.
+func (c *sliceCounter) stopProgress() {
+	if c.done != nil {
+		c.done(namespaceDone{reset: true})
+		c.done = nil
+	}
+}
+
+// progress follows the list's order before the slice namespace/name is added.
+func (c *sliceCounter) progress(namespace, name string) {
+	if c.done == nil {
+		return
+	}
+	key := namespace + "/" + name
+	if c.last != "" && key <= c.last {
+		c.stopProgress()
+		return
+	}
+	if c.last != "" && namespace != c.ns {
+		counts := make(map[string]int, len(c.keys))
+		for _, k := range c.keys {
+			counts[k] = len(c.seen[k])
+		}
+		c.done(namespaceDone{counts: counts, through: key})
+		c.keys = c.keys[:0]
+	}
+	c.last, c.ns = key, namespace
 }
 
 // protobufMagic starts a Kubernetes protobuf message (k8s.io/apimachinery's protobuf
@@ -106,14 +169,16 @@ func (c *sliceCounter) page(body []byte) (string, error) {
 // slice adds one EndpointSlice (protobuf).
 func (c *sliceCounter) slice(b []byte) error {
 	var (
-		namespace, service string
-		addrs              [][]byte
+		namespace, name, service string
+		addrs                    [][]byte
 	)
 	err := pbFields(b, func(num protowire.Number, v []byte) error {
 		switch num {
 		case 1: // metadata: ObjectMeta
 			return pbFields(v, func(num protowire.Number, v []byte) error {
 				switch num {
+				case 1: // name
+					name = string(v)
 				case 3: // namespace
 					namespace = string(v)
 				case 11: // labels: map entries, key 1 and value 2
@@ -161,16 +226,21 @@ func (c *sliceCounter) slice(b []byte) error {
 	if err != nil {
 		return err
 	}
-	c.add(namespace, service, addrs)
+	c.add(namespace, name, service, addrs)
 	return nil
 }
 
-func (c *sliceCounter) add(namespace, service string, addrs [][]byte) {
+// add counts the slice namespace/name of Service namespace/service.
+func (c *sliceCounter) add(namespace, name, service string, addrs [][]byte) {
+	c.progress(namespace, name)
 	key := namespace + "/" + service
 	set := c.seen[key]
 	if set == nil {
 		set = make(map[string]struct{}, len(addrs))
 		c.seen[key] = set
+		if c.done != nil {
+			c.keys = append(c.keys, key)
+		}
 	}
 	for _, a := range addrs {
 		set[string(a)] = struct{}{}
@@ -204,7 +274,7 @@ func (c *sliceCounter) decodedSlices(slices []discoveryv1.EndpointSlice) {
 				addrs = append(addrs, []byte(a))
 			}
 		}
-		c.add(sl.Namespace, sl.Labels[discoveryv1.LabelServiceName], addrs)
+		c.add(sl.Namespace, sl.Name, sl.Labels[discoveryv1.LabelServiceName], addrs)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"sort"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -147,4 +149,74 @@ func FuzzSliceCounter(f *testing.F) {
 		c := sliceCounter{seen: map[string]map[string]struct{}{}}
 		_, _ = c.page(b)
 	})
+}
+
+// TestSliceCounterProgress: on a list in key order (namespace/name), each namespace is told as
+// the list moves past it, with its final counts, and a namespace N is told complete (N+"0" at
+// or below through) only once all its slices are read; namespaces that prefix each other
+// ("a", "a-b", "a.b", "ab") order by key, not by name. On a list out of order, done is told
+// reset once and nothing after.
+func TestSliceCounterProgress(t *testing.T) {
+	for seed := range 100 {
+		r := rand.New(rand.NewPCG(uint64(seed), 11))
+		list := randomSlices(r, 1+r.IntN(60))
+		nss := []string{"a", "a-b", "a.b", "ab"}
+		for i := range list.Items {
+			list.Items[i].Namespace = nss[r.IntN(len(nss))]
+		}
+		want := typedCounts(list)
+		ordered := seed%4 != 0
+		key := func(i int) string { return list.Items[i].Namespace + "/" + list.Items[i].Name }
+		if ordered {
+			sort.Slice(list.Items, func(i, j int) bool { return key(i) < key(j) })
+		} else {
+			sort.Slice(list.Items, func(i, j int) bool { return key(i) > key(j) })
+		}
+		var got []namespaceDone
+		c := sliceCounter{seen: map[string]map[string]struct{}{}, done: func(d namespaceDone) { got = append(got, d) }}
+		for start := 0; start < len(list.Items); {
+			end := min(len(list.Items), start+1+r.IntN(10))
+			page := &discoveryv1.EndpointSliceList{Items: list.Items[start:end]}
+			body := encodePage(t, page)
+			if seed%2 == 1 {
+				var err error
+				if body, err = json.Marshal(page); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := c.page(body); err != nil {
+				t.Fatal(err)
+			}
+			start = end
+		}
+		told := map[string]int{}
+		for i, d := range got {
+			if d.reset {
+				if ordered || i != len(got)-1 {
+					t.Fatalf("seed %d: reset at message %d of %d (ordered %v)", seed, i, len(got), ordered)
+				}
+				continue
+			}
+			maps.Copy(told, d.counts)
+			for k, n := range d.counts {
+				if want[k] != n {
+					t.Fatalf("seed %d: %s told %d, the whole list counts %d", seed, k, n, want[k])
+				}
+			}
+			for k, n := range want {
+				if ns := strings.SplitN(k, "/", 2)[0]; ns+"0" <= d.through && told[k] != n {
+					t.Fatalf("seed %d: namespace %s told complete (through %q) before %s was told (%d)", seed, ns, d.through, k, n)
+				}
+			}
+		}
+		switch resets := len(got) > 0 && got[len(got)-1].reset; {
+		case ordered && resets:
+			t.Fatalf("seed %d: reset on an ordered list", seed)
+		case !ordered && !resets && len(list.Items) > 1 && key(0) != key(len(list.Items)-1):
+			t.Fatalf("seed %d: no reset on a list out of order: %v", seed, got)
+		}
+		if !maps.Equal(counts(c), want) {
+			t.Fatalf("seed %d: the counts changed with progress on", seed)
+		}
+	}
 }

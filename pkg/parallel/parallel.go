@@ -43,3 +43,50 @@ func For(n int, f func(i int) error) error {
 	}
 	return nil
 }
+
+// Pool runs f on GOMAXPROCS goroutines for each index given to Add, as they come: for items
+// that become ready one batch at a time (scan plans a namespace's Services once its
+// EndpointSlices are read).
+type Pool struct {
+	f    func(i int) error
+	work chan int
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	errs map[int]error
+}
+
+// NewPool starts the goroutines of a Pool of at most n items.
+func NewPool(n int, f func(i int) error) *Pool {
+	p := &Pool{f: f, work: make(chan int, n), errs: map[int]error{}}
+	for range max(1, min(runtime.GOMAXPROCS(0), n)) {
+		p.wg.Go(func() {
+			for i := range p.work {
+				if err := p.f(i); err != nil {
+					p.mu.Lock()
+					p.errs[i] = err
+					p.mu.Unlock()
+				}
+			}
+		})
+	}
+	return p
+}
+
+// Add queues item i; it never blocks (at most n items, each once).
+func (p *Pool) Add(i int) { p.work <- i }
+
+// Wait runs the items queued, and returns the error of the lowest index that failed.
+func (p *Pool) Wait() error {
+	close(p.work)
+	p.wg.Wait()
+	first := -1
+	for i := range p.errs {
+		if first < 0 || i < first {
+			first = i
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	return p.errs[first]
+}

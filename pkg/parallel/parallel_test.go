@@ -49,3 +49,40 @@ func TestFor(t *testing.T) {
 		t.Fatalf("err = %v, want item 3's", err)
 	}
 }
+
+func TestPool(t *testing.T) {
+	const n = 1000
+	var seen [n]atomic.Int32
+	p := NewPool(n, func(i int) error { seen[i].Add(1); return nil })
+	for i := n - 1; i >= 0; i-- { // any order, as they come
+		p.Add(i)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range seen {
+		if seen[i].Load() != 1 {
+			t.Fatalf("item %d run %d times", i, seen[i].Load())
+		}
+	}
+	// Two fail: the lower index's error, whatever the order they ran in.
+	e7, e9 := errors.New("7"), errors.New("9")
+	p = NewPool(20, func(i int) error {
+		switch i {
+		case 7:
+			return e7
+		case 9:
+			return e9
+		}
+		return nil
+	})
+	for _, i := range []int{9, 3, 7, 1} {
+		p.Add(i)
+	}
+	if err := p.Wait(); !errors.Is(err, e7) {
+		t.Fatalf("err = %v, want item 7's", err)
+	}
+	if err := NewPool(0, func(int) error { return nil }).Wait(); err != nil {
+		t.Fatal(err)
+	}
+}

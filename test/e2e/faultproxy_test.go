@@ -134,6 +134,7 @@ type faultAction struct {
 	status int
 	header http.Header
 	hold   time.Duration
+	reason metav1.StatusReason // of an answer; "": from the status text
 }
 
 var (
@@ -155,12 +156,24 @@ func answer(status int, header ...string) faultAction {
 	return faultAction{kind: actAnswer, status: status, header: h}
 }
 
+// answerAfter is answer(status) with the Status reason given ("": from the status text),
+// once d has passed (or the client went away): time for the client to act on what it read
+// before, when a test needs that to happen first.
+func answerAfter(d time.Duration, status int, reason metav1.StatusReason) faultAction {
+	a := answer(status)
+	a.hold, a.reason = d, reason
+	return a
+}
+
 // hold makes the proxy hold the request until the client goes away or d passes, then pass it.
 func hold(d time.Duration) faultAction { return faultAction{kind: actHold, hold: d} }
 
 func (a faultAction) String() string {
 	switch a.kind {
 	case actAnswer:
+		if a.hold > 0 {
+			return fmt.Sprintf("answer %d after %s", a.status, a.hold)
+		}
 		return fmt.Sprintf("answer %d", a.status)
 	case actHold:
 		return fmt.Sprintf("hold %s", a.hold)
@@ -387,6 +400,14 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch act.kind {
 	case actAnswer:
+		if act.hold > 0 {
+			select {
+			case <-time.After(act.hold):
+			case <-r.Context().Done():
+				set(func() { rec.Cancelled = true })
+				return
+			}
+		}
 		for k, vs := range act.header {
 			for _, v := range vs {
 				w.Header().Add(k, v)
@@ -394,10 +415,14 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(act.status)
+		reason := act.reason
+		if reason == "" {
+			reason = metav1.StatusReason(strings.ReplaceAll(http.StatusText(act.status), " ", ""))
+		}
 		_ = json.NewEncoder(w).Encode(&metav1.Status{
 			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
 			Status:   metav1.StatusFailure, Code: int32(act.status),
-			Reason:  metav1.StatusReason(strings.ReplaceAll(http.StatusText(act.status), " ", "")),
+			Reason:  reason,
 			Message: fmt.Sprintf("fault proxy: %d %s", act.status, http.StatusText(act.status)),
 		})
 		set(func() { rec.Code = act.status })
