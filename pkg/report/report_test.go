@@ -114,6 +114,24 @@ func TestWritePlanStreamsTheSameBytes(t *testing.T) {
 		if got.String() != want.String() {
 			t.Errorf("%d services: streamed JSON differs from the whole encoding:\n--- got:\n%s\n--- want:\n%s", n, got.String(), want.String())
 		}
+		// Each Service encoded beforehand (EncodeService), every other one or all: the same bytes.
+		for _, every := range []int{2, 1} {
+			encoded := make([][]byte, n)
+			for i := 0; i < n; i += every {
+				b, err := EncodeService(doc.Services[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				encoded[i] = b
+			}
+			got.Reset()
+			if err := WritePlanJSON(&got, doc, encoded); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("%d services, encoded beforehand (every %d): JSON differs from the whole encoding", n, every)
+			}
+		}
 	}
 }
 
