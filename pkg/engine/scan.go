@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -79,11 +80,19 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 		wg                sync.WaitGroup
 	)
 	lb, local := newSeen(), newSeen()
-	detected, listed, eventsRead, backendsRead := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
-	// The EndpointSlices are the longest list (they start after the first LoadBalancer Service
-	// and are as large as the Services): each namespace whose slices are all read is told here
-	// as the list goes, so that its Services are planned while the rest comes.
-	slicesRead := newMailbox[namespaceDone]()
+	detected, listed, eventsRead := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	// The EndpointSlices are the longest list on CCE Standard (they start after the first
+	// LoadBalancer Service and are as large as the Services), the pods on CCE Turbo: each
+	// namespace whose slices are all read, and then the pods, are told here as they come, so
+	// that the Services whose reads are done are planned while the rest comes.
+	readsDone := newMailbox[readDone]()
+	var producers atomic.Int32
+	producers.Store(2)
+	produced := func() {
+		if producers.Add(-1) == 0 {
+			readsDone.close()
+		}
+	}
 	wg.Add(5)
 	go func() {
 		defer wg.Done()
@@ -109,30 +118,30 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 	}()
 	go func() {
 		defer wg.Done()
-		defer slicesRead.close()
+		defer produced()
 		if lb.wait(listed) {
 			nodes = countNodes(ctx, o.client)
 			endpoints = endpointCounts(ctx, o.client, o.Namespace, func(d namespaceDone) {
 				d.nodes = nodes
-				slicesRead.put(d)
+				readsDone.put(readDone{slices: &d})
 			})
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		defer close(backendsRead)
+		defer produced()
 		if !local.wait(listed) {
 			return
 		}
 		<-detected
 		if detectErr == nil && cluster.NetworkModel == plan.NetworkTurbo {
 			backends = backendPods(ctx, o.client, o.Namespace)
+			readsDone.put(readDone{backends: true})
 		}
 	}()
 	<-detected
 	<-listed
 	<-eventsRead
-	<-backendsRead
 	switch {
 	case detectErr != nil:
 		wg.Wait()
@@ -141,7 +150,7 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 		wg.Wait()
 		return nil, svcErr
 	}
-	r := reads{events: events, backends: backends, peers: plan.GroupByELB(svcs), elbCache: plan.NewELBCache()}
+	r := reads{events: events, peers: plan.GroupByELB(svcs), elbCache: plan.NewELBCache()}
 	r.cloud = o.Cloud.ReadELBs(ctx, svcs)
 	// The ELB groups are formed from the Services scanned: others (outside the namespace, or
 	// not matching the selector) are not checked, and the plans say so.
@@ -175,17 +184,38 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 		return nil
 	}
 	pool := parallel.NewPool(len(svcs), decide)
+	var (
+		early     []int // planned with the counts told along the way
+		listEnded bool
+	)
 	start := func(i int) {
 		inputs[i] = r.input(cluster, svcs[i], plan.StrategyAuto)
 		inputs[i].PeersUnchecked = unchecked
+		if !listEnded && needsEndpoints(svcs[i]) {
+			early = append(early, i)
+		}
 		pool.Add(i)
+	}
+	// The pods are read (CCE Turbo, a Local Service with a selector) and the Services that need
+	// them wait for them, as the goroutine that reads them decides.
+	podsRead := cluster.NetworkModel != plan.NetworkTurbo
+	if !podsRead {
+		podsRead = !slices.ContainsFunc(svcs, needsBackends)
+	}
+	var held []int // ready but for the pods
+	ready := func(i int) {
+		if !podsRead && needsBackends(svcs[i]) {
+			held = append(held, i)
+			return
+		}
+		start(i)
 	}
 	waiting := map[string][]int{} // the Services that need an endpoint count, by namespace
 	for i, s := range svcs {
 		if needsEndpoints(s) {
 			waiting[s.Namespace] = append(waiting[s.Namespace], i)
 		} else {
-			start(i)
+			ready(i)
 		}
 	}
 	// The namespaces in the list's order: every key of namespace N is below N+"0".
@@ -194,17 +224,22 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 		order = append(order, ns)
 	}
 	sort.Slice(order, func(i, j int) bool { return order[i]+"0" < order[j]+"0" })
-	var (
-		early  []int // planned with the counts told along the way
-		counts = map[string]int{}
-		reset  bool
-	)
+	counts, reset := map[string]int{}, false
 	for {
-		done, ok := slicesRead.take()
+		done, ok := readsDone.take()
 		if !ok {
 			break
 		}
-		for _, d := range done {
+		for _, m := range done {
+			if m.backends {
+				r.backends, podsRead = backends, true
+				for _, i := range held {
+					start(i)
+				}
+				held = nil
+				continue
+			}
+			d := m.slices
 			reset = reset || d.reset
 			if reset {
 				continue
@@ -213,17 +248,21 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 			r.nodes, r.endpoints = d.nodes, counts
 			for len(order) > 0 && order[0]+"0" <= d.through {
 				for _, i := range waiting[order[0]] {
-					start(i)
-					early = append(early, i)
+					ready(i)
 				}
 				order = order[1:]
 			}
 		}
 	}
 	wg.Wait()
-	// The list has ended: its counts (nil when it could not be read whole) are the answer for
-	// the Services left.
-	r.nodes, r.endpoints = nodes, endpoints
+	// The lists have ended: the EndpointSlice list's counts (nil when it could not be read
+	// whole) are the answer for the Services left.
+	listEnded = true
+	r.nodes, r.endpoints, r.backends = nodes, endpoints, backends
+	podsRead = true
+	for _, i := range held {
+		start(i)
+	}
 	for _, ns := range order {
 		for _, i := range waiting[ns] {
 			start(i)
@@ -371,4 +410,11 @@ func (m *mailbox[T]) take() ([]T, bool) {
 		}
 		<-m.ready
 	}
+}
+
+// readDone is a message to scan's planning loop: a namespace whose EndpointSlices are all read
+// (slices), or the backend pods read (backends).
+type readDone struct {
+	slices   *namespaceDone
+	backends bool
 }

@@ -118,7 +118,7 @@ func (c *sliceCounter) progress(namespace, name string) {
 		c.stopProgress()
 		return
 	}
-	if c.last != "" && namespace != c.ns {
+	if c.last == "" || namespace != c.ns { // the namespaces before this one are read
 		counts := make(map[string]int, len(c.keys))
 		for _, k := range c.keys {
 			counts[k] = len(c.seen[k])

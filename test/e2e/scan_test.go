@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -483,5 +484,58 @@ func TestScanTable(t *testing.T) {
 	}
 	if l := strings.Split(r.Stdout, "\n"); !strings.HasPrefix(l[3], "NAMESPACE") && !strings.HasPrefix(l[2], "NAMESPACE") {
 		t.Errorf("scan -A without the NAMESPACE column:\n%s", strings.Join(l[:min(len(l), 5)], "\n"))
+	}
+}
+
+// TestScanTurboPlansLocalServicesWithThePods: on CCE Turbo, scan plans the Local Services only
+// once the backend pods are read, while it plans the others as soon as their own reads are done
+// (a namespace's Services once the EndpointSlice list has moved past it: here, to a slice of
+// the namespace after it). With the pod list held a second by the proxy, a Local Service whose
+// pods use hostNetwork has no turbo-local-needs-hostnetwork, and one whose pods do not has it,
+// as svc says. It fails if a Local Service is planned before the pods are read (hostNetwork is
+// then unknown, and the first gets the finding too).
+func TestScanTurboPlansLocalServicesWithThePods(t *testing.T) {
+	ns := namespace(t)
+	want := map[string]bool{"host": false, "plain": true} // the finding, by Service
+	for name, finding := range want {
+		svc := svcWith(name, lb, local, "192.168.10.36", aClass, "union")
+		svc.Namespace = ns
+		createService(t, svc)
+		backendPod(name, !finding)(t, ns, svc)
+	}
+	next := ns + "x" // its keys follow ns's: "ns/..." < "nsx/..."
+	if _, err := kc.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: next}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	createSlices(t, next, "other", 1)
+	p := newFaultProxy(t, func(r faultRequest) faultAction {
+		if r.Verb == "list" && r.Resource == "pods" {
+			return hold(time.Second)
+		}
+		return pass
+	})
+	doc, r := scanPlan(t, p.Env(), append([]string{"-A"}, turboIPVS...)...)
+	if r.Code != 0 && r.Code != 1 {
+		t.Fatalf("%s", r)
+	}
+	if p.Count("list pods") == 0 {
+		t.Fatalf("scan read no pods:\n%s", p.Log())
+	}
+	seen := 0
+	for _, sp := range doc.Services {
+		if sp.Namespace != ns {
+			continue
+		}
+		seen++
+		got := false
+		for _, f := range sp.Findings {
+			got = got || f.ID == "turbo-local-needs-hostnetwork"
+		}
+		if got != want[sp.Name] {
+			t.Errorf("%s: turbo-local-needs-hostnetwork present=%v, want %v", sp.Name, got, want[sp.Name])
+		}
+	}
+	if seen != len(want) {
+		t.Fatalf("scan found %d Services in %s, want %d", seen, ns, len(want))
 	}
 }
