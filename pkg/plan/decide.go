@@ -155,7 +155,6 @@ type facts struct {
 	hostNetworkSource string
 
 	peers    []*corev1.Service // other LoadBalancer Services of the CCE dialect on the same elb.id
-	peerInfo []elb.Info        // their parsed annotations, by index
 	peerOn   []bool            // whether pass-through is on for each of them (ptOn)
 	// peerMember is how a finding names each of them (memberSetting).
 	peerMember []string
@@ -285,12 +284,14 @@ func newFacts(in Input, m *matrix.Matrix, info elb.Info, probs []elb.Problem) *f
 
 	if info.ID != "" {
 		ps := in.ELBCache.peers(info.ID, in.SameELB)
+		f.peers = make([]*corev1.Service, 0, len(ps.svcs))
+		f.peerOn = make([]bool, 0, len(ps.svcs))
+		f.peerMember = make([]string, 0, len(ps.svcs))
 		for i, p := range ps.svcs {
 			if namespaceOf(p) == f.ns && p.Name == svc.Name {
 				continue
 			}
 			f.peers = append(f.peers, p)
-			f.peerInfo = append(f.peerInfo, ps.info[i])
 			f.peerOn = append(f.peerOn, ps.on[i])
 			f.peerMember = append(f.peerMember, ps.member[i])
 		}

@@ -41,13 +41,12 @@ func (c *ELBCache) Parse(svc *corev1.Service) (elb.Info, []elb.Problem) {
 
 // peerSet is what the shared-ELB rules compare a Service with: the Services of a group
 // (Input.SameELB) on one elb.id that are LoadBalancers of the CCE dialect and not DNAT, sorted
-// by namespace/name, with their parsed annotations, pass-through state (ptOn) and the words a
+// by namespace/name, with their pass-through state (ptOn) and the words a
 // finding names them with (memberSetting). Every member of the group sees the same set, less
 // itself: it is worked out once a group, not once a member (a group of n Services cost n² parses
 // and map reads, and a sort, each time).
 type peerSet struct {
 	svcs   []*corev1.Service
-	info   []elb.Info
 	on     []bool
 	member []string
 }
@@ -91,10 +90,9 @@ func (c *ELBCache) buildPeers(id string, same []*corev1.Service) *peerSet {
 	sort.SliceStable(svcs, func(i, j int) bool {
 		return keyLess(namespaceOf(svcs[i]), svcs[i].Name, namespaceOf(svcs[j]), svcs[j].Name)
 	})
-	ps := &peerSet{svcs: svcs, info: make([]elb.Info, len(svcs)), on: make([]bool, len(svcs)), member: make([]string, len(svcs))}
+	ps := &peerSet{svcs: svcs, on: make([]bool, len(svcs)), member: make([]string, len(svcs))}
 	for i, p := range svcs {
 		pi, _ := c.Parse(p)
-		ps.info[i] = pi
 		ps.on[i] = ptOn(ptValue(pi), p.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal)
 		ps.member[i] = memberSetting(namespaceOf(p), p.Name, ps.on[i], pi.PassThrough, false)
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"golang.org/x/term"
@@ -47,11 +48,9 @@ func WritePlan(w io.Writer, doc plan.Plan, format string) error {
 // EncodeService encodes one Service's plan for WritePlanJSON, compact (it is indented as it
 // is written: a third smaller to hold), for a caller that encodes each plan as it is made.
 func EncodeService(sp plan.ServicePlan) ([]byte, error) {
-	b, err := compactJSON(sp)
-	if err != nil {
-		return nil, err
-	}
-	return bytes.Clone(b), nil // exactly its size: it is held until written
+	var out []byte
+	err := compactJSON(sp, func(b []byte) { out = bytes.Clone(b) }) // exactly its size: it is held until written
+	return out, err
 }
 
 // WritePlanJSON writes the Plan document as JSON, as WritePlan does; encoded, when not nil,
@@ -70,11 +69,10 @@ func WritePlanJSON(w io.Writer, doc plan.Plan, encoded [][]byte) error {
 		end := min(start+batch, len(doc.Services))
 		if err := parallel.For(end-start, func(i int) (err error) {
 			if encoded != nil && encoded[start+i] != nil {
-				buf[i] = indent(encoded[start+i], "    ")
+				buf[i] = appendIndent(buf[i][:0], encoded[start+i], "    ")
 				return nil
 			}
-			buf[i], err = indentJSON(doc.Services[start+i], "    ")
-			return err
+			return compactJSON(doc.Services[start+i], func(b []byte) { buf[i] = appendIndent(buf[i][:0], b, "    ") })
 		}); err != nil {
 			return err
 		}
@@ -97,30 +95,38 @@ func WritePlanJSON(w io.Writer, doc plan.Plan, encoded [][]byte) error {
 // quote <finding-id> and the like) and without a trailing newline: the bytes of an Encoder with
 // SetIndent(prefix, "  "), produced by indent, which is several times faster than the encoder's
 // own indentation (a scan of 10,000 Services writes 20 MiB).
-func indentJSON(v any, prefix string) ([]byte, error) {
-	b, err := compactJSON(v)
-	if err != nil {
-		return nil, err
-	}
-	return indent(b, prefix), nil
+func indentJSON(v any, prefix string) (out []byte, err error) {
+	err = compactJSON(v, func(b []byte) { out = indent(b, prefix) })
+	return out, err
 }
 
-// compactJSON encodes v as json.Marshal does, but without HTML escaping.
-func compactJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+// compactJSON calls f with v encoded as json.Marshal does, but without HTML escaping. The
+// bytes are only f's to read: they are a scratch buffer's, used again by the next call (a scan
+// encodes 10,000 plans, and each new buffer grown to size was garbage).
+func compactJSON(v any, f func([]byte)) error {
+	buf := scratch.Get().(*bytes.Buffer)
+	defer scratch.Put(buf)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, err
+		return err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	f(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	return nil
 }
+
+var scratch = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // indent indents compact, valid JSON as json.Indent(dst, src, prefix, "  ") does: a newline,
 // the prefix and two spaces a level after every opening bracket and comma, ": " after keys,
 // and empty objects and arrays kept as {} and [].
 func indent(src []byte, prefix string) []byte {
-	dst := make([]byte, 0, len(src)+len(src)/2)
+	return appendIndent(make([]byte, 0, len(src)+len(src)/2), src, prefix)
+}
+
+// appendIndent is indent appending to dst.
+func appendIndent(dst, src []byte, prefix string) []byte {
 	depth := 0
 	// pad is a newline, the prefix and as many spaces as the deepest level so far: a line
 	// start is one append of a prefix of it.
