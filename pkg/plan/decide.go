@@ -154,8 +154,8 @@ type facts struct {
 	hostNetwork       *bool
 	hostNetworkSource string
 
-	peers    []*corev1.Service // other LoadBalancer Services of the CCE dialect on the same elb.id
-	peerOn   []bool            // whether pass-through is on for each of them (ptOn)
+	peers  []*corev1.Service // other LoadBalancer Services of the CCE dialect on the same elb.id
+	peerOn []bool            // whether pass-through is on for each of them (ptOn)
 	// peerMember is how a finding names each of them (memberSetting).
 	peerMember []string
 	// peersUnchecked is Input.PeersUnchecked.
