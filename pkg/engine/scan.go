@@ -52,8 +52,7 @@ type Scan struct {
 
 // Run lists and plans every Service in scope, sorted worst first. It never writes.
 func (o *Scan) Run(ctx context.Context) (*Result, error) {
-	cfg := o.Config
-	listCfg := protobufConfig(cfg)
+	listCfg := protobufConfig(o.Config)
 	// The pages are read one after another, so client-go's default rate limit (5/s) would only
 	// add waiting; the number of requests does not grow with the number of Services.
 	listCfg.QPS, listCfg.Burst = -1, 0
@@ -61,227 +60,39 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 	if o.client, err = kubernetes.NewForConfig(listCfg); err != nil {
 		return nil, err
 	}
-	scanned := o.Scanned
-	if scanned == nil {
-		scanned = new(atomic.Int64)
-	}
-	// Detection, the Services and their Events are independent: read them at the same time.
-	// What readFor reads after the Services (svc does) starts here as soon as a Service read
-	// calls for it: the node count and the EndpointSlices at the first LoadBalancer Service,
-	// the pods at the first Local Service with a selector once detection says CCE Turbo.
-	var (
-		cluster           plan.Cluster
-		svcs              []*corev1.Service
-		events            map[string][]corev1.Event
-		backends          backendIndex
-		nodes             int
-		endpoints         map[string]int // the whole list's counts; nil: not read, or not readable
-		detectErr, svcErr error
-		wg                sync.WaitGroup
-	)
-	lb, local := newSeen(), newSeen()
-	detected, listed, eventsRead := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	// The EndpointSlices are the longest list on CCE Standard (they start after the first
-	// LoadBalancer Service and are as large as the Services), the pods on CCE Turbo: each
-	// namespace whose slices are all read, and then the pods, are told here as they come, so
-	// that the Services whose reads are done are planned while the rest comes.
-	readsDone := newMailbox[readDone]()
-	var producers atomic.Int32
-	producers.Store(2)
-	produced := func() {
-		if producers.Add(-1) == 0 {
-			readsDone.close()
-		}
-	}
-	wg.Add(5)
-	go func() {
-		defer wg.Done()
-		defer close(detected)
-		cluster, detectErr = o.Cloud.Detect(ctx, cfg, o.Overrides)
-	}()
-	go func() {
-		defer wg.Done()
-		defer close(listed)
-		svcs, svcErr = o.listServices(ctx, scanned, func(s *corev1.Service) {
-			if needsEndpoints(s) {
-				lb.set()
-			}
-			if needsBackends(s) {
-				local.set()
-			}
-		})
-	}()
-	go func() {
-		defer wg.Done()
-		defer close(eventsRead)
-		events = serviceEvents(ctx, o.client, o.Namespace)
-	}()
-	go func() {
-		defer wg.Done()
-		defer produced()
-		if lb.wait(listed) {
-			nodes = countNodes(ctx, o.client)
-			endpoints = endpointCounts(ctx, o.client, o.Namespace, func(d namespaceDone) {
-				d.nodes = nodes
-				readsDone.put(readDone{slices: &d})
-			})
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		defer produced()
-		if !local.wait(listed) {
-			return
-		}
-		<-detected
-		if detectErr == nil && cluster.NetworkModel == plan.NetworkTurbo {
-			backends = backendPods(ctx, o.client, o.Namespace)
-			readsDone.put(readDone{backends: true})
-		}
-	}()
-	<-detected
-	<-listed
-	<-eventsRead
+	rd := o.startReads(ctx)
+	<-rd.detected
+	<-rd.listed
+	<-rd.eventsRead
 	switch {
-	case detectErr != nil:
-		wg.Wait()
-		return nil, ServerError(detectErr, "reading the cluster facts")
-	case svcErr != nil:
-		wg.Wait()
-		return nil, svcErr
+	case rd.detectErr != nil:
+		rd.wg.Wait()
+		return nil, ServerError(rd.detectErr, "reading the cluster facts")
+	case rd.svcErr != nil:
+		rd.wg.Wait()
+		return nil, rd.svcErr
 	}
-	r := reads{events: events, peers: plan.GroupByELB(svcs), elbCache: plan.NewELBCache()}
-	r.cloud = o.Cloud.ReadELBs(ctx, svcs)
-	// The ELB groups are formed from the Services scanned: others (outside the namespace, or
-	// not matching the selector) are not checked, and the plans say so.
-	var unchecked string
-	switch {
-	case !o.AllNamespaces && o.Selector != "":
-		unchecked = fmt.Sprintf("Services outside namespace %s or not matching %q (scan reads only those)", o.Namespace, o.Selector)
-	case !o.AllNamespaces:
-		unchecked = fmt.Sprintf("Services outside namespace %s (scan -n reads one namespace; -A reads all)", o.Namespace)
-	case o.Selector != "":
-		unchecked = fmt.Sprintf("Services not matching %q (scan reads only those)", o.Selector)
-	}
-	// Each plan depends only on its own Service and the shared, read-only data above: plan them
-	// on every core, each as soon as what it needs is read. The inputs are made here, on this
-	// goroutine, which alone follows the EndpointSlice list.
-	all := make([]*Planned, len(svcs))
-	inputs := make([]plan.Input, len(svcs))
-	decide := func(i int) (err error) {
-		sp, err := plan.Decide(inputs[i], matrix.MustDefault())
-		if err != nil {
-			return err
-		}
-		if all[i], err = planPatch(inputs[i], sp, o.Ignore); err != nil || o.Encode == nil {
-			return err
-		}
-		p := all[i]
-		if p.JSON, err = o.Encode(p.Plan); err != nil {
-			return err
-		}
-		p.Plan = skeleton(p.Plan)
-		return nil
-	}
-	pool := parallel.NewPool(len(svcs), decide)
-	var (
-		early     []int // planned with the counts told along the way
-		listEnded bool
-	)
-	start := func(i int) {
-		inputs[i] = r.input(cluster, svcs[i], plan.StrategyAuto)
-		inputs[i].PeersUnchecked = unchecked
-		if !listEnded && needsEndpoints(svcs[i]) {
-			early = append(early, i)
-		}
-		pool.Add(i)
-	}
-	// The pods are read (CCE Turbo, a Local Service with a selector) and the Services that need
-	// them wait for them, as the goroutine that reads them decides.
-	podsRead := cluster.NetworkModel != plan.NetworkTurbo
-	if !podsRead {
-		podsRead = !slices.ContainsFunc(svcs, needsBackends)
-	}
-	var held []int // ready but for the pods
-	ready := func(i int) {
-		if !podsRead && needsBackends(svcs[i]) {
-			held = append(held, i)
-			return
-		}
-		start(i)
-	}
-	waiting := map[string][]int{} // the Services that need an endpoint count, by namespace
-	for i, s := range svcs {
-		if needsEndpoints(s) {
-			waiting[s.Namespace] = append(waiting[s.Namespace], i)
-		} else {
-			ready(i)
-		}
-	}
-	// The namespaces in the list's order: every key of namespace N is below N+"0".
-	order := make([]string, 0, len(waiting))
-	for ns := range waiting {
-		order = append(order, ns)
-	}
-	sort.Slice(order, func(i, j int) bool { return order[i]+"0" < order[j]+"0" })
-	counts, reset := map[string]int{}, false
+	r := &reads{events: rd.events, peers: plan.GroupByELB(rd.svcs), elbCache: plan.NewELBCache()}
+	r.cloud = o.Cloud.ReadELBs(ctx, rd.svcs)
+	pl := o.newPlanner(rd.cluster, rd.svcs, r)
+	// The plans are made on every core as what each needs is read, told by the reads.
 	for {
-		done, ok := readsDone.take()
+		done, ok := rd.done.take()
 		if !ok {
 			break
 		}
 		for _, m := range done {
 			if m.backends {
-				r.backends, podsRead = backends, true
-				for _, i := range held {
-					start(i)
-				}
-				held = nil
-				continue
-			}
-			d := m.slices
-			reset = reset || d.reset
-			if reset {
-				continue
-			}
-			maps.Copy(counts, d.counts)
-			r.nodes, r.endpoints = d.nodes, counts
-			for len(order) > 0 && order[0]+"0" <= d.through {
-				for _, i := range waiting[order[0]] {
-					ready(i)
-				}
-				order = order[1:]
+				pl.podsDone(rd.backends)
+			} else {
+				pl.slicesDone(m.slices)
 			}
 		}
 	}
-	wg.Wait()
-	// The lists have ended: the EndpointSlice list's counts (nil when it could not be read
-	// whole) are the answer for the Services left.
-	listEnded = true
-	r.nodes, r.endpoints, r.backends = nodes, endpoints, backends
-	podsRead = true
-	for _, i := range held {
-		start(i)
-	}
-	for _, ns := range order {
-		for _, i := range waiting[ns] {
-			start(i)
-		}
-	}
-	if err := pool.Wait(); err != nil {
+	rd.wg.Wait()
+	all, err := pl.finish(rd.nodes, rd.endpoints, rd.backends)
+	if err != nil {
 		return nil, err
-	}
-	if len(early) > 0 && (reset || endpoints == nil) {
-		// What the list told along the way does not hold (it was read again from the start,
-		// came out of order, or failed): plan those Services again with the list's answer.
-		if err := parallel.For(len(early), func(k int) error {
-			i := early[k]
-			inputs[i] = r.input(cluster, svcs[i], plan.StrategyAuto)
-			inputs[i].PeersUnchecked = unchecked
-			return decide(i)
-		}); err != nil {
-			return nil, err
-		}
 	}
 	sort.SliceStable(all, func(i, j int) bool {
 		ri, rj := worst(all[i].Plan), worst(all[j].Plan)
@@ -293,7 +104,250 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 		}
 		return all[i].Plan.Name < all[j].Plan.Name
 	})
-	return &Result{Cluster: cluster, Plans: all}, nil
+	return &Result{Cluster: rd.cluster, Plans: all}, nil
+}
+
+// scanReads are scan's reads, all started at once: detection, the Services and their Events
+// are independent. What readFor reads after the Services (svc does) starts as soon as a Service
+// read calls for it: the node count and the EndpointSlices at the first LoadBalancer Service,
+// the pods at the first Local Service with a selector once detection says CCE Turbo. Each field
+// is read once its goroutine is done (the channels, done, wg).
+type scanReads struct {
+	wg                           sync.WaitGroup
+	detected, listed, eventsRead chan struct{}
+	// done tells what the longest lists have read as they go: each namespace whose
+	// EndpointSlices are all read (the longest list on CCE Standard: it starts after the first
+	// LoadBalancer Service and is as large as the Services), then the pods (the longest on CCE
+	// Turbo). It is closed when both reads are over.
+	done *mailbox[readDone]
+
+	cluster           plan.Cluster
+	svcs              []*corev1.Service
+	detectErr, svcErr error
+	events            map[string][]corev1.Event
+	backends          backendIndex
+	nodes             int
+	endpoints         map[string]int // the whole list's counts; nil: not read, or not readable
+}
+
+// readDone is a message of scanReads.done: a namespace whose EndpointSlices are all read
+// (slices), or the backend pods read (backends).
+type readDone struct {
+	slices   *namespaceDone
+	backends bool
+}
+
+func (o *Scan) startReads(ctx context.Context) *scanReads {
+	scanned := o.Scanned
+	if scanned == nil {
+		scanned = new(atomic.Int64)
+	}
+	rd := &scanReads{detected: make(chan struct{}), listed: make(chan struct{}), eventsRead: make(chan struct{}), done: newMailbox[readDone]()}
+	lb, local := newSeen(), newSeen()
+	var producers atomic.Int32
+	producers.Store(2)
+	produced := func() {
+		if producers.Add(-1) == 0 {
+			rd.done.close()
+		}
+	}
+	rd.wg.Add(5)
+	go func() {
+		defer rd.wg.Done()
+		defer close(rd.detected)
+		rd.cluster, rd.detectErr = o.Cloud.Detect(ctx, o.Config, o.Overrides)
+	}()
+	go func() {
+		defer rd.wg.Done()
+		defer close(rd.listed)
+		rd.svcs, rd.svcErr = o.listServices(ctx, scanned, func(s *corev1.Service) {
+			if needsEndpoints(s) {
+				lb.set()
+			}
+			if needsBackends(s) {
+				local.set()
+			}
+		})
+	}()
+	go func() {
+		defer rd.wg.Done()
+		defer close(rd.eventsRead)
+		rd.events = serviceEvents(ctx, o.client, o.Namespace)
+	}()
+	go func() {
+		defer rd.wg.Done()
+		defer produced()
+		if lb.wait(rd.listed) {
+			rd.nodes = countNodes(ctx, o.client)
+			rd.endpoints = endpointCounts(ctx, o.client, o.Namespace, func(d namespaceDone) {
+				d.nodes = rd.nodes
+				rd.done.put(readDone{slices: &d})
+			})
+		}
+	}()
+	go func() {
+		defer rd.wg.Done()
+		defer produced()
+		if !local.wait(rd.listed) {
+			return
+		}
+		<-rd.detected
+		if rd.detectErr == nil && rd.cluster.NetworkModel == plan.NetworkTurbo {
+			rd.backends = backendPods(ctx, o.client, o.Namespace)
+			rd.done.put(readDone{backends: true})
+		}
+	}()
+	return rd
+}
+
+// planner plans scan's Services on every core, each as soon as what it needs is read: at once
+// for a Service that needs neither an endpoint count nor the pods; once the EndpointSlice list
+// (in key order) has moved past its namespace for one that needs a count; once the pods are
+// read for one that needs them. Its methods are called from one goroutine; the plans are made
+// on a parallel.Pool, each from an input made before it is queued.
+type planner struct {
+	o         *Scan
+	cluster   plan.Cluster
+	svcs      []*corev1.Service
+	r         *reads
+	unchecked string // Input.PeersUnchecked
+
+	all    []*Planned
+	inputs []plan.Input
+	pool   *parallel.Pool
+
+	waiting map[string][]int // the Services that need an endpoint count, by namespace
+	order   []string         // their namespaces in the list's order: every key of N is below N+"0"
+	counts  map[string]int   // what the list has told so far
+	reset   bool             // the list said that what it told may not hold
+	early   []int            // the Services planned with counts told along the way
+	ended   bool             // the lists are over
+
+	podsRead bool  // the pods are read, or not to be read
+	held     []int // the Services ready but for the pods
+}
+
+func (o *Scan) newPlanner(cluster plan.Cluster, svcs []*corev1.Service, r *reads) *planner {
+	p := &planner{o: o, cluster: cluster, svcs: svcs, r: r, all: make([]*Planned, len(svcs)), inputs: make([]plan.Input, len(svcs)),
+		waiting: map[string][]int{}, counts: map[string]int{}}
+	// The ELB groups are formed from the Services scanned: others (outside the namespace, or
+	// not matching the selector) are not checked, and the plans say so.
+	switch {
+	case !o.AllNamespaces && o.Selector != "":
+		p.unchecked = fmt.Sprintf("Services outside namespace %s or not matching %q (scan reads only those)", o.Namespace, o.Selector)
+	case !o.AllNamespaces:
+		p.unchecked = fmt.Sprintf("Services outside namespace %s (scan -n reads one namespace; -A reads all)", o.Namespace)
+	case o.Selector != "":
+		p.unchecked = fmt.Sprintf("Services not matching %q (scan reads only those)", o.Selector)
+	}
+	p.pool = parallel.NewPool(len(svcs), p.decide)
+	// The pods are read on CCE Turbo when a Local Service has a selector (scanReads).
+	p.podsRead = cluster.NetworkModel != plan.NetworkTurbo || !slices.ContainsFunc(svcs, needsBackends)
+	for i, s := range svcs {
+		if needsEndpoints(s) {
+			p.waiting[s.Namespace] = append(p.waiting[s.Namespace], i)
+		} else {
+			p.ready(i)
+		}
+	}
+	for ns := range p.waiting {
+		p.order = append(p.order, ns)
+	}
+	sort.Slice(p.order, func(i, j int) bool { return p.order[i]+"0" < p.order[j]+"0" })
+	return p
+}
+
+// decide plans Service i from its input (on the pool's goroutines).
+func (p *planner) decide(i int) error {
+	sp, err := plan.Decide(p.inputs[i], matrix.MustDefault())
+	if err != nil {
+		return err
+	}
+	if p.all[i], err = planPatch(p.inputs[i], sp, p.o.Ignore); err != nil || p.o.Encode == nil {
+		return err
+	}
+	pl := p.all[i]
+	if pl.JSON, err = p.o.Encode(pl.Plan); err != nil {
+		return err
+	}
+	pl.Plan = skeleton(pl.Plan)
+	return nil
+}
+
+// start queues Service i with what is read now.
+func (p *planner) start(i int) {
+	p.inputs[i] = p.r.input(p.cluster, p.svcs[i], plan.StrategyAuto)
+	p.inputs[i].PeersUnchecked = p.unchecked
+	if !p.ended && needsEndpoints(p.svcs[i]) {
+		p.early = append(p.early, i)
+	}
+	p.pool.Add(i)
+}
+
+// ready starts Service i, or holds it until the pods are read if it needs them.
+func (p *planner) ready(i int) {
+	if !p.podsRead && needsBackends(p.svcs[i]) {
+		p.held = append(p.held, i)
+		return
+	}
+	p.start(i)
+}
+
+// slicesDone takes what the EndpointSlice list told, and readies the Services of each
+// namespace it has moved past.
+func (p *planner) slicesDone(d *namespaceDone) {
+	p.reset = p.reset || d.reset
+	if p.reset {
+		return
+	}
+	maps.Copy(p.counts, d.counts)
+	p.r.nodes, p.r.endpoints = d.nodes, p.counts
+	for len(p.order) > 0 && p.order[0]+"0" <= d.through {
+		for _, i := range p.waiting[p.order[0]] {
+			p.ready(i)
+		}
+		p.order = p.order[1:]
+	}
+}
+
+// podsDone takes the pods, and starts the Services held for them.
+func (p *planner) podsDone(backends backendIndex) {
+	p.r.backends, p.podsRead = backends, true
+	for _, i := range p.held {
+		p.start(i)
+	}
+	p.held = nil
+}
+
+// finish starts the Services left with the lists' final answers (the EndpointSlice counts nil
+// when the list could not be read whole), waits for every plan, and plans again those planned
+// with counts told along the way if the list then failed or was read again from the start.
+func (p *planner) finish(nodes int, endpoints map[string]int, backends backendIndex) ([]*Planned, error) {
+	p.ended = true
+	p.r.nodes, p.r.endpoints, p.r.backends = nodes, endpoints, backends
+	p.podsRead = true
+	for _, i := range p.held {
+		p.start(i)
+	}
+	for _, ns := range p.order {
+		for _, i := range p.waiting[ns] {
+			p.start(i)
+		}
+	}
+	if err := p.pool.Wait(); err != nil {
+		return nil, err
+	}
+	if len(p.early) > 0 && (p.reset || endpoints == nil) {
+		if err := parallel.For(len(p.early), func(k int) error {
+			i := p.early[k]
+			p.inputs[i] = p.r.input(p.cluster, p.svcs[i], plan.StrategyAuto)
+			p.inputs[i].PeersUnchecked = p.unchecked
+			return p.decide(i)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return p.all, nil
 }
 
 // listServices reads every Service in pages of pageSize, calling read with each as it comes.
@@ -410,11 +464,4 @@ func (m *mailbox[T]) take() ([]T, bool) {
 		}
 		<-m.ready
 	}
-}
-
-// readDone is a message to scan's planning loop: a namespace whose EndpointSlices are all read
-// (slices), or the backend pods read (backends).
-type readDone struct {
-	slices   *namespaceDone
-	backends bool
 }
