@@ -85,7 +85,7 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 			if m.backends {
 				pl.podsDone(rd.backends)
 			} else {
-				pl.slicesDone(m.slices)
+				pl.slicesDone(m.slices, m.nodes)
 			}
 		}
 	}
@@ -134,6 +134,7 @@ type scanReads struct {
 // (slices), or the backend pods read (backends).
 type readDone struct {
 	slices   *namespaceDone
+	nodes    int // with slices: the node count, read before the list
 	backends bool
 }
 
@@ -180,8 +181,7 @@ func (o *Scan) startReads(ctx context.Context) *scanReads {
 		if lb.wait(rd.listed) {
 			rd.nodes = countNodes(ctx, o.client)
 			rd.endpoints = endpointCounts(ctx, o.client, o.Namespace, func(d namespaceDone) {
-				d.nodes = rd.nodes
-				rd.done.put(readDone{slices: &d})
+				rd.done.put(readDone{slices: &d, nodes: rd.nodes})
 			})
 		}
 	}()
@@ -293,15 +293,15 @@ func (p *planner) ready(i int) {
 	p.start(i)
 }
 
-// slicesDone takes what the EndpointSlice list told, and readies the Services of each
-// namespace it has moved past.
-func (p *planner) slicesDone(d *namespaceDone) {
+// slicesDone takes what the EndpointSlice list told, with the node count, and readies the
+// Services of each namespace it has moved past.
+func (p *planner) slicesDone(d *namespaceDone, nodes int) {
 	p.reset = p.reset || d.reset
 	if p.reset {
 		return
 	}
 	maps.Copy(p.counts, d.counts)
-	p.r.nodes, p.r.endpoints = d.nodes, p.counts
+	p.r.nodes, p.r.endpoints = nodes, p.counts
 	for len(p.order) > 0 && p.order[0]+"0" <= d.through {
 		for _, i := range p.waiting[p.order[0]] {
 			p.ready(i)

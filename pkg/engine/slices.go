@@ -97,7 +97,6 @@ type namespaceDone struct {
 	through string
 	// reset: forget every count said before; no more will come (the list's end has them).
 	reset bool
-	nodes int // the node count, read before the list (scan's progress message carries it)
 }
 
 // stopProgress tells done that what it was told may not hold, and tells it nothing more.

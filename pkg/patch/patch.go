@@ -51,19 +51,6 @@ func Build(original, modified *corev1.Service) ([]byte, error) {
 	return strategicpatch.CreateTwoWayMergePatch(o, m, corev1.Service{})
 }
 
-// ForFix builds the fixed object and the patch for one strategy (Fixed and FixPatch).
-func ForFix(svc *corev1.Service, strategy string) (*corev1.Service, []byte, error) {
-	fixed, err := Fixed(svc, strategy)
-	if err != nil {
-		return nil, nil, err
-	}
-	p, _, err := FixPatch(svc, strategy)
-	if err != nil {
-		return nil, nil, err
-	}
-	return fixed, p, nil
-}
-
 // FixPatch returns the patch of one strategy's fix and whether it is empty (IsEmpty), without
 // copying the Service. The patch is the two-way strategic merge patch (Build) of the only fields
 // a fix touches, the pass-through annotation and the traffic policy: the same patch as Build on
@@ -84,8 +71,9 @@ func FixPatch(svc *corev1.Service, strategy string) (p []byte, empty bool, err e
 	if p, err = Build(before, after); err != nil {
 		return nil, false, fmt.Errorf("service %s/%s: building the patch: %w", svc.Namespace, svc.Name, err)
 	}
-	fixPatches.Store(key, fixPatch{p, IsEmpty(p)})
-	return p, IsEmpty(p), nil
+	empty = IsEmpty(p)
+	fixPatches.Store(key, fixPatch{p, empty})
+	return p, empty, nil
 }
 
 // fixKey is everything a fix's patch depends on.

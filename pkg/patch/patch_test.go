@@ -86,7 +86,8 @@ func TestBuildTouchesOnlyTheFixedField(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := tc.svc.DeepCopy()
-			fixed, p, err := ForFix(tc.svc, tc.strategy)
+			fixed := mustFixed(t, tc.svc, tc.strategy)
+			p, _, err := FixPatch(tc.svc, tc.strategy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +97,7 @@ func TestBuildTouchesOnlyTheFixedField(t *testing.T) {
 			// The same patch as CreateTwoWayMergePatch on the whole objects.
 			whole, err := Build(tc.svc, fixed)
 			if err != nil || string(whole) != string(p) {
-				t.Errorf("Build on the whole objects = %s (%v), ForFix = %s", whole, err, p)
+				t.Errorf("Build on the whole objects = %s (%v), FixPatch = %s", whole, err, p)
 			}
 			if IsEmpty(p) != (tc.want == "{}") {
 				t.Errorf("IsEmpty(%s) = %v", p, IsEmpty(p))
@@ -108,7 +109,7 @@ func TestBuildTouchesOnlyTheFixedField(t *testing.T) {
 				}
 			}
 			if !reflect.DeepEqual(before, tc.svc) {
-				t.Error("ForFix modified its input")
+				t.Error("Fixed or FixPatch modified its input")
 			}
 			// The patch applied to the original gives exactly the fixed object.
 			merged, err := mergeService(tc.svc, p)
@@ -166,10 +167,7 @@ func TestWithPrecondition(t *testing.T) {
 func TestUnifiedDiffGolden(t *testing.T) {
 	svc := readService(t, "service-dedicated-elb.yaml")
 	for _, strategy := range []string{plan.StrategyPassThrough, plan.StrategyCluster} {
-		fixed, _, err := ForFix(svc, strategy)
-		if err != nil {
-			t.Fatal(err)
-		}
+		fixed := mustFixed(t, svc, strategy)
 		live, merged := toYAML(t, svc), toYAML(t, fixed)
 		text, err := Unified(DiffName(svc.Namespace, svc.Name), live, merged)
 		if err != nil {
@@ -267,10 +265,7 @@ func TestRevert(t *testing.T) {
 		{plan.StrategyPassThrough, `{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":null}}}`},
 		{plan.StrategyCluster, `{"spec":{"externalTrafficPolicy":"Local"}}`},
 	} {
-		fixed, _, err := ForFix(svc, tc.strategy)
-		if err != nil {
-			t.Fatal(err)
-		}
+		fixed := mustFixed(t, svc, tc.strategy)
 		got, err := Revert(svc, fixed)
 		if err != nil || string(got) != tc.want {
 			t.Errorf("Revert(%s) = %s (%v), want %s", tc.strategy, got, err, tc.want)
