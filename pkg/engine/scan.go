@@ -274,10 +274,15 @@ func (p *planner) decide(i int) error {
 	return nil
 }
 
-// start queues Service i with what is read now.
-func (p *planner) start(i int) {
+// setInput makes Service i's input from what is read now.
+func (p *planner) setInput(i int) {
 	p.inputs[i] = p.r.input(p.cluster, p.svcs[i], plan.StrategyAuto)
 	p.inputs[i].PeersUnchecked = p.unchecked
+}
+
+// start queues Service i with what is read now.
+func (p *planner) start(i int) {
+	p.setInput(i)
 	if !p.ended && needsEndpoints(p.svcs[i]) {
 		p.early = append(p.early, i)
 	}
@@ -340,8 +345,7 @@ func (p *planner) finish(nodes int, endpoints map[string]int, backends backendIn
 	if len(p.early) > 0 && (p.reset || endpoints == nil) {
 		if err := parallel.For(len(p.early), func(k int) error {
 			i := p.early[k]
-			p.inputs[i] = p.r.input(p.cluster, p.svcs[i], plan.StrategyAuto)
-			p.inputs[i].PeersUnchecked = p.unchecked
+			p.setInput(i)
 			return p.decide(i)
 		}); err != nil {
 			return nil, err

@@ -100,27 +100,20 @@ func (c *ELBCache) buildPeers(id string, same []*corev1.Service) *peerSet {
 }
 
 // keyLess orders two Services as their "namespace/name" strings compare, without building them.
+// Namespaces are DNS labels, with no '/': two that differ differ within ns+"/".
 func keyLess(ns1, n1, ns2, n2 string) bool {
-	a := [3]string{ns1, "/", n1}
-	b := [3]string{ns2, "/", n2}
-	ai, ao, bi, bo := 0, 0, 0, 0
-	for {
-		for ai < 3 && ao == len(a[ai]) {
-			ai, ao = ai+1, 0
-		}
-		for bi < 3 && bo == len(b[bi]) {
-			bi, bo = bi+1, 0
-		}
-		switch {
-		case ai == 3:
-			return bi < 3
-		case bi == 3:
-			return false
-		}
-		if ca, cb := a[ai][ao], b[bi][bo]; ca != cb {
-			return ca < cb
-		}
-		ao++
-		bo++
+	if ns1 == ns2 {
+		return n1 < n2
 	}
+	at := func(ns string, i int) byte { // byte i of ns+"/"
+		if i < len(ns) {
+			return ns[i]
+		}
+		return '/'
+	}
+	i := 0
+	for at(ns1, i) == at(ns2, i) {
+		i++
+	}
+	return at(ns1, i) < at(ns2, i)
 }

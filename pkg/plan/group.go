@@ -37,7 +37,7 @@ func GroupByELB(svcs []*corev1.Service) map[string][]*corev1.Service {
 	}
 	for _, g := range groups {
 		sort.SliceStable(g, func(i, j int) bool {
-			return namespaceOf(g[i])+"/"+g[i].Name < namespaceOf(g[j])+"/"+g[j].Name
+			return keyLess(namespaceOf(g[i]), g[i].Name, namespaceOf(g[j]), g[j].Name)
 		})
 	}
 	return groups
