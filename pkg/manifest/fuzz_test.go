@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"testing/iotest"
 
+	corev1 "k8s.io/api/core/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -48,6 +50,7 @@ func FuzzRead(f *testing.F) {
 func checkRead(t *testing.T, data []byte) {
 	{
 		set, err := Read("-", bytes.NewReader(data))
+		checkStream(t, data, set, err)
 		if err != nil {
 			return
 		}
@@ -83,6 +86,47 @@ func checkRead(t *testing.T, data []byte) {
 			t.Fatalf("the patched output does not read again: %v\n%s", err, out.Bytes())
 		}
 		sameSets(t, set, patched)
+	}
+}
+
+// checkStream: ReadStream gives what Read gave (set, or err) for the same input, whatever the
+// size of its blocks and of the reads, and hands every Service and Event on, in order.
+func checkStream(t *testing.T, data []byte, set *Set, err error) {
+	t.Helper()
+	for _, block := range []int{1, 7, 64, 4096} {
+		var svcs []*ServiceRef
+		var events int
+		visit := func(refs []*ServiceRef, evs []*corev1.Event) error {
+			svcs, events = append(svcs, refs...), events+len(evs)
+			return nil
+		}
+		got, gerr := readStream(iotest.HalfReader(bytes.NewReader(data)), "", visit, block)
+		if (err == nil) != (gerr == nil) || (err != nil && err.Error() != gerr.Error()) {
+			t.Fatalf("block %d: ReadStream's error %v, Read's %v", block, gerr, err)
+		}
+		if err != nil {
+			continue
+		}
+		sameSets(t, set, got)
+		for i, d := range set.Docs() {
+			g := got.Docs()[i]
+			if g.Index != d.Index || g.Line != d.Line || g.startLine != d.startLine || !bytes.Equal(g.orig, d.orig) {
+				t.Fatalf("block %d: document %d: index %d line %d start %d %q, Read's %d %d %d %q",
+					block, i, g.Index, g.Line, g.startLine, g.orig, d.Index, d.Line, d.startLine, d.orig)
+			}
+		}
+		if len(svcs) != len(set.Services()) || events != len(set.Events()) {
+			t.Fatalf("block %d: visit saw %d Services and %d Events, Read %d and %d", block, len(svcs), events, len(set.Services()), len(set.Events()))
+		}
+		for i, r := range svcs {
+			if r != got.Services()[i] {
+				t.Fatalf("block %d: Service %d handed on out of order", block, i)
+			}
+		}
+		var out bytes.Buffer
+		if err := got.Write(&out); err != nil || !bytes.Equal(out.Bytes(), data) {
+			t.Fatalf("block %d: Write does not reproduce the input (%v):\n%q\n%q", block, err, data, out.Bytes())
+		}
 	}
 }
 

@@ -68,6 +68,7 @@ type Set struct {
 	namespace string
 	fromStdin bool
 	lean      bool // drop each document's tree once its objects are decoded (leanInputBytes)
+	stream    bool // read by ReadStream: no decoded Service is kept, not even a patched one
 	services  []*ServiceRef
 	events    []*corev1.Event // the v1 Events, as decoded (namespaces not defaulted)
 }
@@ -245,16 +246,21 @@ func (s *Set) Services() []*ServiceRef { return s.services }
 func (s *Set) Events() []corev1.Event {
 	out := make([]corev1.Event, 0, len(s.events))
 	for _, e := range s.events {
-		ev := *e.DeepCopy()
-		if ev.Namespace == "" {
-			ev.Namespace = s.namespace
-		}
-		if ev.InvolvedObject.Namespace == "" {
-			ev.InvolvedObject.Namespace = ev.Namespace
-		}
-		out = append(out, ev)
+		out = append(out, s.defaulted(e))
 	}
 	return out
+}
+
+// defaulted is a copy of an Event as Events lists it, namespaces defaulted.
+func (s *Set) defaulted(e *corev1.Event) corev1.Event {
+	ev := *e.DeepCopy()
+	if ev.Namespace == "" {
+		ev.Namespace = s.namespace
+	}
+	if ev.InvolvedObject.Namespace == "" {
+		ev.InvolvedObject.Namespace = ev.Namespace
+	}
+	return ev
 }
 
 // Objects lists every object of every file, in order (the items of a List in place of the List).

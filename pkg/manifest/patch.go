@@ -33,6 +33,9 @@ func (r *ServiceRef) ApplyPatch(patch []byte) error {
 	}
 	if changed {
 		r.changed = true
+		if r.Doc.set != nil && r.Doc.set.stream {
+			return nil // a stream keeps no decoded Service (ReadStream)
+		}
 		r.Service = svc
 		if r.Item < 0 {
 			r.Doc.svc = svc

@@ -23,10 +23,11 @@ import (
 // more CPU time when most documents are fixed).
 const leanInputBytes = 8 << 20
 
-// release drops the document's tree in a lean read.
+// release drops the document's tree in a lean read, and a List's items as JSON.
 func (s *Set) release(d *Doc) {
 	if s.lean {
 		d.dropTree()
+		d.items, d.itemsOK = nil, false
 	}
 }
 
@@ -167,7 +168,7 @@ func (s *Set) decodeObjects(d *Doc) ([]*ServiceRef, []*corev1.Event, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %v", o, err)
 		}
-		if o.Item < 0 {
+		if o.Item < 0 && !s.stream {
 			d.svc = svc
 		}
 		svcs = append(svcs, &ServiceRef{Object: o, Service: svc})

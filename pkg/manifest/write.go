@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -15,8 +16,14 @@ import (
 // "---"); a JSON file holding several values gets "---" between them so the stream reads back.
 func (s *Set) Write(w io.Writer) error {
 	if len(s.Files) == 1 {
-		_, err := w.Write(s.Files[0].Bytes())
-		return err
+		// Chunk by chunk: a stream of 50,000 Services is not copied whole once more.
+		bw := bufio.NewWriterSize(w, 64<<10)
+		for _, c := range s.Files[0].chunks {
+			if _, err := bw.Write(c.current()); err != nil {
+				return err
+			}
+		}
+		return bw.Flush()
 	}
 	var out bytes.Buffer
 	size := 0
