@@ -24,6 +24,10 @@ const PatchTypeStrategic = "strategic"
 // one ELB in IPVS mode).
 const passThroughPatch = `{"metadata":{"annotations":{"` + elb.AnnPassThrough + `":"true"}}}`
 
+// passThroughPatchJSON is passThroughPatch as the AlsoPatch entries of every plan share it (read
+// only): a fix on an ELB of n Services lists n-1 of them, and n plans do.
+var passThroughPatchJSON = json.RawMessage(passThroughPatch)
+
 // Input is everything one verdict stands on.
 type Input struct {
 	// Cluster holds the facts: NetworkModel and ProxyMode may be "unknown" (or empty), Version ""
@@ -1387,7 +1391,7 @@ func (f *facts) fix(strategy, reason string, cur state) *Fix {
 		case len(differ) == 0:
 		case f.ipvsPossible():
 			for _, p := range differ {
-				fx.AlsoPatch = append(fx.AlsoPatch, AlsoPatch{Namespace: namespaceOf(p), Name: p.Name, Patch: json.RawMessage(passThroughPatch)})
+				fx.AlsoPatch = append(fx.AlsoPatch, AlsoPatch{Namespace: namespaceOf(p), Name: p.Name, Patch: passThroughPatchJSON})
 			}
 			fx.Costs = append(fx.Costs, fmt.Sprintf("also sets pass-through on %d other Service(s) of the same ELB (IPVS: every Service on one ELB must agree, vendor doc)", len(fx.AlsoPatch)))
 		default:

@@ -39,6 +39,16 @@ func (c *ELBCache) Parse(svc *corev1.Service) (elb.Info, []elb.Problem) {
 	return info, probs
 }
 
+// Forget lets the cache drop what it remembers of svc: a caller that decodes Services one after
+// another, planning each against groups of other objects (svc -f - keeps a stub of each
+// Service for its ELB's group), would otherwise keep every decoded Service alive through the
+// cache.
+func (c *ELBCache) Forget(svc *corev1.Service) {
+	if c != nil {
+		c.m.Delete(svc)
+	}
+}
+
 // peerSet is what the shared-ELB rules compare a Service with: the Services of a group
 // (Input.SameELB) on one elb.id that are LoadBalancers of the CCE dialect and not DNAT, sorted
 // by namespace/name, with their pass-through state (ptOn) and the words a
