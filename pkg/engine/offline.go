@@ -42,6 +42,9 @@ type OfflineResult struct {
 // Run reads the manifests, plans every Service, applies the fixes to the text (and, with
 // InPlace, writes the changed files).
 func (o *Offline) Run() (*OfflineResult, error) {
+	if manifest.IsStdin(o.Filename) && o.Lean && !o.InPlace {
+		return o.runStream()
+	}
 	set, err := manifest.Read(o.Filename, o.In, o.Namespace)
 	if err != nil {
 		return nil, err
@@ -51,18 +54,15 @@ func (o *Offline) Run() (*OfflineResult, error) {
 	// As online: the Services of the input that share an elb.id are planned together, and the
 	// Events of the input are read for the Services they name.
 	svcs := make([]*corev1.Service, len(refs))
-	byKey := map[string]*manifest.ServiceRef{}
+	keys := make([]string, len(refs))
 	for i, ref := range refs {
 		svcs[i] = ref.Service
-		byKey[ref.Service.Namespace+"/"+ref.Service.Name] = ref
+		keys[i] = ref.Service.Namespace + "/" + ref.Service.Name
 	}
 	groups := plan.GroupByELB(svcs)
 	events := map[string][]corev1.Event{}
 	for _, e := range set.Events() {
-		if e.InvolvedObject.Kind == "Service" {
-			key := e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name
-			events[key] = append(events[key], e)
-		}
+		addEvent(events, e)
 	}
 	// Plan every Service before any text changes, so that each decision sees the input as given.
 	// Each plan depends only on its Service and the read-only groups and Events: plan them on
@@ -71,9 +71,7 @@ func (o *Offline) Run() (*OfflineResult, error) {
 	elbCache := plan.NewELBCache() // each Service's ELB annotations parsed once, not once per Service of its ELB
 	if err := parallel.For(len(svcs), func(i int) error {
 		svc := svcs[i]
-		in := plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy, Offline: true, EndpointCount: -1,
-			Events: events[svc.Namespace+"/"+svc.Name], SameELB: groups[svc.Annotations[elb.AnnID]], ELBCache: elbCache}
-		p, err := planOne(in, nil)
+		p, err := planOne(o.input(cluster, svc, events[keys[i]], groups[svc.Annotations[elb.AnnID]], elbCache), nil)
 		if err == nil && o.Lean {
 			p.slim()
 		}
@@ -81,6 +79,38 @@ func (o *Offline) Run() (*OfflineResult, error) {
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	if err := applyAll(set, refs, keys, all); err != nil {
+		return nil, err
+	}
+	if o.InPlace {
+		if err := set.WriteInPlace(); err != nil {
+			return nil, err
+		}
+	}
+	return &OfflineResult{Result: Result{Cluster: cluster, Plans: all}, Manifests: set}, nil
+}
+
+// input is what the decision for one Service of the manifests reads.
+func (o *Offline) input(cluster plan.Cluster, svc *corev1.Service, events []corev1.Event, same []*corev1.Service, cache *plan.ELBCache) plan.Input {
+	return plan.Input{Cluster: cluster, Service: svc, Strategy: o.Strategy, Offline: true, EndpointCount: -1,
+		Events: events, SameELB: same, ELBCache: cache}
+}
+
+// addEvent files an Event of the input under the Service it names, if it names one.
+func addEvent(events map[string][]corev1.Event, e corev1.Event) {
+	if e.InvolvedObject.Kind == "Service" {
+		key := e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name
+		events[key] = append(events[key], e)
+	}
+}
+
+// applyAll applies the plans' fixes (all[i] is refs[i]'s, keys[i] its namespace/name) to the
+// manifests' text, in order, with their companions.
+func applyAll(set *manifest.Set, refs []*manifest.ServiceRef, keys []string, all []*Planned) error {
+	byKey := make(map[string]*manifest.ServiceRef, len(refs))
+	for i, ref := range refs {
+		byKey[keys[i]] = ref
 	}
 	fixed := map[string]bool{}
 	for _, p := range all {
@@ -102,16 +132,11 @@ func (o *Offline) Run() (*OfflineResult, error) {
 		set.PreparePatches(pre)
 		for _, p := range batch {
 			if err := applyOffline(p, byKey, fixed); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	if o.InPlace {
-		if err := set.WriteInPlace(); err != nil {
-			return nil, err
-		}
-	}
-	return &OfflineResult{Result: Result{Cluster: cluster, Plans: all}, Manifests: set}, nil
+	return nil
 }
 
 // prepareBatch is how many Services' patches are worked out ahead at a time.

@@ -380,6 +380,19 @@ func TestOffline(t *testing.T) {
 	if r.Stdout != want {
 		t.Errorf("-o manifest: want the bundle with only the annotation added.\n--- got:\n%s\n--- want:\n%s", r.Stdout, want)
 	}
+	// The same from stdin with -o manifest, planned as the stream comes: the same bytes. A
+	// document that does not read, at the end of the stream, is exit 2 and nothing written,
+	// though the documents before it were planned as they came.
+	r = kubectl(t, env, string(in), "elbfix", "svc", "-f", "-", "--cluster-version", "v1.25.5-r0", "-o", "manifest")
+	wantCode(t, r, 0)
+	if r.Stdout != want {
+		t.Errorf("-f - -o manifest: want the bundle with only the annotation added.\n--- got:\n%s\n--- want:\n%s", r.Stdout, want)
+	}
+	r = kubectl(t, env, string(in)+"---\nkind: Service\nmetadata: {name: broken}\n", "elbfix", "svc", "-f", "-", "--cluster-version", "v1.25.5-r0", "-o", "manifest")
+	wantCode(t, r, 2)
+	if r.Stdout != "" || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 || !strings.Contains(r.Stderr, "stdin: document") {
+		t.Errorf("a broken last document: want one line naming it and no output, got %s", r)
+	}
 	// The same from stdin, as a dry run: exit 1 (a change is needed).
 	r = kubectl(t, env, string(in), "elbfix", "svc", "-f", "-", "--cluster-version", "v1.25.5-r0", "--dry-run")
 	wantCode(t, r, 1)
