@@ -425,11 +425,15 @@ func tail(s string) string {
 	return s
 }
 
-// streamBound is the stated memory bound of svc -f - on a stream: peak RSS at most
-// streamBaseMiB plus streamPerServiceKiB a Service of the stream.
+// streamBound is the stated memory bound of svc -f - -o manifest on a stream: peak RSS at most
+// streamBaseMiB plus streamPerServiceKiB a Service of the stream. It grows with the stream:
+// the manifests are written in the stream's order once it has ended (a later document may
+// change an earlier one: a companion on its ELB), so the text, a record of each document and
+// each Service's patch are kept, and what the shared-ELB rule reads of each Service with an
+// elb.id; the decoded Services and their trees are not (manifest.ReadStream).
 const (
 	streamBaseMiB       = 64
-	streamPerServiceKiB = 20
+	streamPerServiceKiB = 10
 )
 
 // measureStream writes n Services as one YAML stream and runs `svc -f - -o manifest` on it from
