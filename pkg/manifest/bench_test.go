@@ -68,3 +68,37 @@ func BenchmarkParseJSONStream(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPatchList fixes every Service of one JSON List of 200 (as `kubectl get svc -o json`
+// writes it): together (ApplyPatches: one edit and one parse of the List) and one after another
+// (ApplyPatch: a parse and a decode of the whole List a Service).
+func BenchmarkPatchList(b *testing.B) {
+	data := jsonServices(200)
+	for _, mode := range []string{"together", "one-after-another"} {
+		b.Run(mode, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				set, err := Read("-", bytes.NewReader(data))
+				if err != nil {
+					b.Fatal(err)
+				}
+				var patches []Patch
+				for _, r := range set.Services() {
+					patches = append(patches, Patch{Ref: r, Patch: []byte(cluster)})
+				}
+				b.StartTimer()
+				if mode == "together" {
+					if _, err := set.ApplyPatches(patches); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
+				for _, p := range patches {
+					if err := p.Ref.ApplyPatch(p.Patch); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -40,6 +40,8 @@ func FuzzRead(f *testing.F) {
 		"apiVersion: v1\nkind: Service\nmetadata:\n- name: a\n",
 		"apiVersion: v1\nkind: Service\nmetadata:\n  name: a\nspec:\n  externalTrafficPolicy: \"Lo\\\"cal\"  # c\n",
 		`{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Service","metadata":{"name":"a"}}]}`,
+		`{"kind":"List","apiVersion":"v1","items":[{"apiVersion":"v1","kind":"Service","metadata":{"name":"a","annotations":{}}},{"apiVersion":"v1","kind":"Service","metadata":{"name":"b"},"spec":{"externalTrafficPolicy":"Local"}}]}`,
+		"apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a}\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: b\n    annotations:\n      x: 'y'\n  spec:\n    externalTrafficPolicy: Local\n- {apiVersion: v1, kind: Service, metadata: {name: c}}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -66,8 +68,9 @@ func checkRead(t *testing.T, data []byte) {
 			t.Fatalf("the output does not read again: %v", err)
 		}
 		sameSets(t, set, again)
+		checkApplyPatches(t, data)
 		for _, r := range set.Services() {
-			for _, p := range []string{passThrough, cluster, `{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":null}}}`} {
+			for _, p := range fuzzPatches {
 				before := string(r.Doc.Bytes())
 				if err := r.ApplyPatch([]byte(p)); err != nil {
 					if string(r.Doc.Bytes()) != before {
@@ -86,6 +89,54 @@ func checkRead(t *testing.T, data []byte) {
 			t.Fatalf("the patched output does not read again: %v\n%s", err, out.Bytes())
 		}
 		sameSets(t, set, patched)
+	}
+}
+
+// fuzzPatches are the patches FuzzRead applies to every Service.
+var fuzzPatches = []string{passThrough, cluster, `{"metadata":{"annotations":{"kubernetes.io/elb.pass-through":null}}}`}
+
+// checkApplyPatches: ApplyPatches, a patch to each Service of the input, gives what ApplyPatch
+// one after another gives: the same error for the same patch, or the same texts, Services and
+// changes.
+func checkApplyPatches(t *testing.T, data []byte) {
+	t.Helper()
+	for k := range fuzzPatches {
+		a, errA := Read("-", bytes.NewReader(data))
+		b, errB := Read("-", bytes.NewReader(data))
+		if errA != nil || errB != nil {
+			t.Fatalf("the input read once, not again: %v, %v", errA, errB)
+		}
+		var patches []Patch
+		for i, r := range a.Services() {
+			patches = append(patches, Patch{Ref: r, Patch: []byte(fuzzPatches[(i+k)%len(fuzzPatches)])})
+		}
+		gotAt, gotErr := a.ApplyPatches(patches)
+		wantAt, wantErr := -1, error(nil)
+		for i, r := range b.Services() {
+			if err := r.ApplyPatch([]byte(fuzzPatches[(i+k)%len(fuzzPatches)])); err != nil {
+				wantAt, wantErr = i, err
+				break
+			}
+		}
+		if gotAt != wantAt || (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+			t.Fatalf("patches %d: ApplyPatches failed at %d (%v), one after another at %d (%v)", k, gotAt, gotErr, wantAt, wantErr)
+		}
+		if gotErr != nil {
+			continue
+		}
+		var outA, outB bytes.Buffer
+		_ = a.Write(&outA)
+		_ = b.Write(&outB)
+		if !bytes.Equal(outA.Bytes(), outB.Bytes()) {
+			t.Fatalf("patches %d: ApplyPatches wrote\n%q\none after another\n%q", k, outA.Bytes(), outB.Bytes())
+		}
+		for i, r := range a.Services() {
+			ja, _ := json.Marshal(r.Service)
+			jb, _ := json.Marshal(b.Services()[i].Service)
+			if r.Changed() != b.Services()[i].Changed() || !bytes.Equal(ja, jb) {
+				t.Fatalf("patches %d: Service %d: changed %v %s; one after another %v %s", k, i, r.Changed(), ja, b.Services()[i].Changed(), jb)
+			}
+		}
 	}
 }
 

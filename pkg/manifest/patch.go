@@ -32,16 +32,21 @@ func (r *ServiceRef) ApplyPatch(patch []byte) error {
 		return err
 	}
 	if changed {
-		r.changed = true
-		if r.Doc.set != nil && r.Doc.set.stream {
-			return nil // a stream keeps no decoded Service (ReadStream)
-		}
-		r.Service = svc
-		if r.Item < 0 {
-			r.Doc.svc = svc
-		}
+		r.took(svc)
 	}
 	return nil
+}
+
+// took records that a patch changed the Service, now svc.
+func (r *ServiceRef) took(svc *corev1.Service) {
+	r.changed = true
+	if r.Doc.set != nil && r.Doc.set.stream {
+		return // a stream keeps no decoded Service (ReadStream)
+	}
+	r.Service = svc
+	if r.Item < 0 {
+		r.Doc.svc = svc
+	}
 }
 
 // parsePatch reads a patch into a node tree (keys in the patch's order) and checks its shape.
@@ -477,6 +482,18 @@ func renderScalar(n *yaml.Node) string {
 	return n.Value
 }
 
+// newWalker is a walker that edits the document's text in its own syntax and quote style.
+func (d *Doc) newWalker() *walker {
+	w := &walker{json: d.JSON, surgical: true}
+	if d.JSON {
+		w.ed = newJSONEditor(d)
+	} else {
+		w.prefQuote = preferredQuote(docRoot(d.Node()))
+		w.ed = newYAMLEditor(d)
+	}
+	return w
+}
+
 // applyPatch applies a patch to the object at item (-1: the document) and returns whether the
 // text changed and the Service decoded from the new text.
 func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Service, err error) {
@@ -497,13 +514,7 @@ func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Serv
 	if target == nil || target.Kind != yaml.MappingNode {
 		return false, nil, errors.New("the object is no longer in the document")
 	}
-	w := &walker{json: d.JSON, surgical: true}
-	if d.JSON {
-		w.ed = newJSONEditor(d)
-	} else {
-		w.prefQuote = preferredQuote(docRoot(d.Node()))
-		w.ed = newYAMLEditor(d)
-	}
+	w := d.newWalker()
 	if err := w.merge(target, p, "", target.Style&yaml.FlowStyle != 0, nil, -1); err != nil {
 		return false, nil, err
 	}
