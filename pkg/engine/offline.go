@@ -80,7 +80,7 @@ func (o *Offline) Run() (*OfflineResult, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := applyAll(set, refs, keys, all); err != nil {
+	if err := applyAll(set, refs, keys, all, o.Lean); err != nil {
 		return nil, err
 	}
 	if o.InPlace {
@@ -106,8 +106,10 @@ func addEvent(events map[string][]corev1.Event, e corev1.Event) {
 }
 
 // applyAll applies the plans' fixes (all[i] is refs[i]'s, keys[i] its namespace/name) to the
-// manifests' text, in order, with their companions.
-func applyAll(set *manifest.Set, refs []*manifest.ServiceRef, keys []string, all []*Planned) error {
+// manifests' text, in order, with their companions. lean (-o manifest) applies them a document
+// at a time (applyLean); otherwise each plan's After is its document right after its fix, as the
+// report's diff shows it.
+func applyAll(set *manifest.Set, refs []*manifest.ServiceRef, keys []string, all []*Planned, lean bool) error {
 	byKey := make(map[string]*manifest.ServiceRef, len(refs))
 	for i, ref := range refs {
 		byKey[keys[i]] = ref
@@ -117,6 +119,9 @@ func applyAll(set *manifest.Set, refs []*manifest.ServiceRef, keys []string, all
 		if p.Plan.Changed {
 			fixed[p.Plan.Namespace+"/"+p.Plan.Name] = true
 		}
+	}
+	if lean {
+		return applyLean(set, all, byKey, fixed)
 	}
 	// The fixes' patches are worked out on every core (PreparePatches) before they are applied in
 	// turn, a batch at a time: a worked-out patch holds its document's new tree, and holding them
@@ -139,6 +144,45 @@ func applyAll(set *manifest.Set, refs []*manifest.ServiceRef, keys []string, all
 	return nil
 }
 
+// applyLean applies what applyOffline would, plan after plan, with manifest.ApplyPatches: the
+// fixes of one document (a List's Services) are made in one edit of it, not one after another.
+// Each plan's After is then its document with every fix made.
+func applyLean(set *manifest.Set, all []*Planned, byKey map[string]*manifest.ServiceRef, fixed map[string]bool) error {
+	var patches []manifest.Patch
+	var whose []string // the message's words for each patch
+	var companions []*Companion
+	var refsOf []*manifest.ServiceRef // of each companion
+	for _, p := range all {
+		ref := byKey[p.Plan.Namespace+"/"+p.Plan.Name]
+		if p.Plan.Changed {
+			patches = append(patches, manifest.Patch{Ref: ref, Patch: p.Patch})
+			whose = append(whose, fmt.Sprintf("%s: service %s/%s", ref.Doc.File, p.Plan.Namespace, p.Plan.Name))
+		}
+		_ = eachCompanion(p, byKey, fixed, func(key string, peer *manifest.ServiceRef, patch []byte) error {
+			c := &Companion{Live: peer.Service, Patch: patch, File: peer.Doc.File}
+			patches = append(patches, manifest.Patch{Ref: peer, Patch: c.Patch})
+			whose = append(whose, fmt.Sprintf("%s: service %s", peer.Doc.File, key))
+			p.Also = append(p.Also, c)
+			companions, refsOf = append(companions, c), append(refsOf, peer)
+			return nil
+		})
+	}
+	if at, err := set.ApplyPatches(patches); err != nil {
+		return fmt.Errorf("%s: %v", whose[at], err)
+	}
+	for _, p := range all {
+		ref := byKey[p.Plan.Namespace+"/"+p.Plan.Name]
+		p.File = ref.Doc.File
+		if p.Plan.Changed {
+			p.Before, p.After = ref.Doc.Original(), ref.Doc.Bytes()
+		}
+	}
+	for i, c := range companions {
+		c.Before, c.After, c.Result = refsOf[i].Doc.Original(), refsOf[i].Doc.Bytes(), refsOf[i].Service
+	}
+	return nil
+}
+
 // prepareBatch is how many Services' patches are worked out ahead at a time.
 const prepareBatch = 1024
 
@@ -154,6 +198,21 @@ func applyOffline(p *Planned, byKey map[string]*manifest.ServiceRef, fixed map[s
 		}
 		p.After = ref.Doc.Bytes()
 	}
+	return eachCompanion(p, byKey, fixed, func(key string, peer *manifest.ServiceRef, patch []byte) error {
+		c := &Companion{Live: peer.Service, Patch: patch, Before: peer.Doc.Original(), File: peer.Doc.File}
+		if err := peer.ApplyPatch(c.Patch); err != nil {
+			return fmt.Errorf("%s: service %s: %v", peer.Doc.File, key, err)
+		}
+		c.Result, c.After = peer.Service, peer.Doc.Bytes()
+		p.Also = append(p.Also, c)
+		return nil
+	})
+}
+
+// eachCompanion calls f, in order, with each Service of the input that p's fix also patches
+// (alsoPatch) and that neither a fix of its own nor an earlier fix's companion patches, marking
+// it fixed.
+func eachCompanion(p *Planned, byKey map[string]*manifest.ServiceRef, fixed map[string]bool, f func(key string, peer *manifest.ServiceRef, patch []byte) error) error {
 	if p.Plan.Fix == nil {
 		return nil
 	}
@@ -164,12 +223,9 @@ func applyOffline(p *Planned, byKey map[string]*manifest.ServiceRef, fixed map[s
 			continue
 		}
 		fixed[key] = true
-		c := &Companion{Live: peer.Service, Patch: []byte(a.Patch), Before: peer.Doc.Original(), File: peer.Doc.File}
-		if err := peer.ApplyPatch(c.Patch); err != nil {
-			return fmt.Errorf("%s: service %s: %v", peer.Doc.File, key, err)
+		if err := f(key, peer, []byte(a.Patch)); err != nil {
+			return err
 		}
-		c.Result, c.After = peer.Service, peer.Doc.Bytes()
-		p.Also = append(p.Also, c)
 	}
 	return nil
 }

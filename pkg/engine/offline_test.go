@@ -42,8 +42,8 @@ status:
 }
 
 // leanInput is a stream of Services in every combination of ELB class, traffic policy and
-// pass-through, several sharing ELB ids (so that some fixes carry companions), and an Event
-// naming one of them.
+// pass-through, several sharing ELB ids (so that some fixes carry companions), a List of three
+// more, and an Event naming one of them.
 func leanInput() string {
 	classes := []string{"union", "performance", "shared", "dedicated"}
 	passThroughs := []string{"", "true", "false", "onlyLocal"}
@@ -60,6 +60,31 @@ func leanInput() string {
 		ann := fmt.Sprintf("\n    kubernetes.io/elb.class: %s\n    kubernetes.io/elb.id: 0b5e7c1d-2a3f-4e6b-8c9d-%012d%s", classes[(i/8)%len(classes)], i%7, pt)
 		b.WriteString(serviceDoc(fmt.Sprintf("svc-%02d", i), i%3, ann, policy, i, fmt.Sprintf("192.168.0.%d", i%7+1)))
 	}
+	// A List whose Services are fixed (and one a companion) in one edit of it, in a lean run.
+	b.WriteString(`---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: list-0, namespace: team-0, annotations: {kubernetes.io/elb.class: union}}
+  spec: {type: LoadBalancer, externalTrafficPolicy: Local}
+- apiVersion: v1
+  kind: Service
+  metadata:
+    name: list-1
+    namespace: team-1
+    annotations:
+      kubernetes.io/elb.class: union
+      kubernetes.io/elb.id: 0b5e7c1d-2a3f-4e6b-8c9d-000000000001
+  spec:
+    type: LoadBalancer
+    externalTrafficPolicy: Cluster
+- apiVersion: v1
+  kind: Service
+  metadata: {name: list-2, namespace: team-2}
+  spec: {type: LoadBalancer, externalTrafficPolicy: Local}
+`)
 	b.WriteString(`---
 apiVersion: v1
 kind: Event
@@ -104,8 +129,8 @@ func TestOfflineLean(t *testing.T) {
 	if fullText != leanText {
 		t.Errorf("the lean run wrote other manifests:\n--- full\n%s\n--- lean\n%s", fullText, leanText)
 	}
-	if len(full.Plans) != 64 || len(lean.Plans) != len(full.Plans) {
-		t.Fatalf("want 64 plans in both runs, got %d and %d", len(full.Plans), len(lean.Plans))
+	if len(full.Plans) != 67 || len(lean.Plans) != len(full.Plans) {
+		t.Fatalf("want 67 plans in both runs, got %d and %d", len(full.Plans), len(lean.Plans))
 	}
 	var findings, changed, companions int
 	for i, f := range full.Plans {
