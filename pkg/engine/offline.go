@@ -80,7 +80,7 @@ func (o *Offline) Run() (*OfflineResult, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := applyAll(set, refs, keys, all, o.Lean); err != nil {
+	if err := applyAll(set, refs, keys, all); err != nil {
 		return nil, err
 	}
 	if o.InPlace {
@@ -106,10 +106,12 @@ func addEvent(events map[string][]corev1.Event, e corev1.Event) {
 }
 
 // applyAll applies the plans' fixes (all[i] is refs[i]'s, keys[i] its namespace/name) to the
-// manifests' text, in order, with their companions. lean (-o manifest) applies them a document
-// at a time (applyLean); otherwise each plan's After is its document right after its fix, as the
-// report's diff shows it.
-func applyAll(set *manifest.Set, refs []*manifest.ServiceRef, keys []string, all []*Planned, lean bool) error {
+// manifests' text, plan after plan, each fix and then its companions, with
+// manifest.ApplyPatches: the fixes of one document (a List's Services) are made in one edit of
+// it, not one after another. A plan (and a companion) of a document that holds only its
+// Service shows that document's text before and after (Before, After); one of a List shows
+// its object's (Live, Result), as online, not the whole List.
+func applyAll(set *manifest.Set, refs []*manifest.ServiceRef, keys []string, all []*Planned) error {
 	byKey := make(map[string]*manifest.ServiceRef, len(refs))
 	for i, ref := range refs {
 		byKey[keys[i]] = ref
@@ -120,34 +122,6 @@ func applyAll(set *manifest.Set, refs []*manifest.ServiceRef, keys []string, all
 			fixed[p.Plan.Namespace+"/"+p.Plan.Name] = true
 		}
 	}
-	if lean {
-		return applyLean(set, all, byKey, fixed)
-	}
-	// The fixes' patches are worked out on every core (PreparePatches) before they are applied in
-	// turn, a batch at a time: a worked-out patch holds its document's new tree, and holding them
-	// for every document at once would be the run's peak memory.
-	for start := 0; start < len(all); start += prepareBatch {
-		batch := all[start:min(start+prepareBatch, len(all))]
-		var pre []manifest.Patch
-		for _, p := range batch {
-			if p.Plan.Changed {
-				pre = append(pre, manifest.Patch{Ref: byKey[p.Plan.Namespace+"/"+p.Plan.Name], Patch: p.Patch})
-			}
-		}
-		set.PreparePatches(pre)
-		for _, p := range batch {
-			if err := applyOffline(p, byKey, fixed); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// applyLean applies what applyOffline would, plan after plan, with manifest.ApplyPatches: the
-// fixes of one document (a List's Services) are made in one edit of it, not one after another.
-// Each plan's After is then its document with every fix made.
-func applyLean(set *manifest.Set, all []*Planned, byKey map[string]*manifest.ServiceRef, fixed map[string]bool) error {
 	var patches []manifest.Patch
 	var whose []string // the message's words for each patch
 	var companions []*Companion
@@ -173,40 +147,17 @@ func applyLean(set *manifest.Set, all []*Planned, byKey map[string]*manifest.Ser
 	for _, p := range all {
 		ref := byKey[p.Plan.Namespace+"/"+p.Plan.Name]
 		p.File = ref.Doc.File
-		if p.Plan.Changed {
+		if p.Plan.Changed && ref.Item < 0 {
 			p.Before, p.After = ref.Doc.Original(), ref.Doc.Bytes()
 		}
 	}
 	for i, c := range companions {
-		c.Before, c.After, c.Result = refsOf[i].Doc.Original(), refsOf[i].Doc.Bytes(), refsOf[i].Service
+		ref := refsOf[i]
+		if c.Result = ref.Service; ref.Item < 0 {
+			c.Before, c.After = ref.Doc.Original(), ref.Doc.Bytes()
+		}
 	}
 	return nil
-}
-
-// prepareBatch is how many Services' patches are worked out ahead at a time.
-const prepareBatch = 1024
-
-// applyOffline applies p's fix to its document, and the pass-through to the other Services of the
-// same ELB in the input that no fix of their own patches (IPVS), as companions of p.
-func applyOffline(p *Planned, byKey map[string]*manifest.ServiceRef, fixed map[string]bool) error {
-	ref := byKey[p.Plan.Namespace+"/"+p.Plan.Name]
-	p.File = ref.Doc.File
-	if p.Plan.Changed {
-		p.Before = ref.Doc.Original()
-		if err := ref.ApplyPatch(p.Patch); err != nil {
-			return fmt.Errorf("%s: service %s/%s: %v", ref.Doc.File, p.Plan.Namespace, p.Plan.Name, err)
-		}
-		p.After = ref.Doc.Bytes()
-	}
-	return eachCompanion(p, byKey, fixed, func(key string, peer *manifest.ServiceRef, patch []byte) error {
-		c := &Companion{Live: peer.Service, Patch: patch, Before: peer.Doc.Original(), File: peer.Doc.File}
-		if err := peer.ApplyPatch(c.Patch); err != nil {
-			return fmt.Errorf("%s: service %s: %v", peer.Doc.File, key, err)
-		}
-		c.Result, c.After = peer.Service, peer.Doc.Bytes()
-		p.Also = append(p.Also, c)
-		return nil
-	})
 }
 
 // eachCompanion calls f, in order, with each Service of the input that p's fix also patches

@@ -71,7 +71,7 @@ func (sp *streamPlan) run() (*OfflineResult, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := applyAll(set, refs, sp.keys, sp.all, true); err != nil {
+	if err := applyAll(set, refs, sp.keys, sp.all); err != nil {
 		return nil, err
 	}
 	return &OfflineResult{Result: Result{Cluster: sp.cluster, Plans: sp.all}, Manifests: set}, nil

@@ -132,9 +132,15 @@ func TestOfflineLean(t *testing.T) {
 	if len(full.Plans) != 67 || len(lean.Plans) != len(full.Plans) {
 		t.Fatalf("want 67 plans in both runs, got %d and %d", len(full.Plans), len(lean.Plans))
 	}
-	var findings, changed, companions int
+	var findings, changed, companions, listed int
 	for i, f := range full.Plans {
 		l := lean.Plans[i]
+		// A Service of a List shows its object's diff (Live, Result), not the whole List's text.
+		if inList := strings.HasPrefix(f.Plan.Name, "list-"); f.Plan.Changed && (inList != (f.Before == nil) || (inList && (f.Live == nil || f.Result == f.Live))) {
+			t.Errorf("%s: in a List %v, with the document's text %v, objects %v and %v", f.Plan.Name, inList, f.Before != nil, f.Live != nil, f.Result != nil)
+		} else if inList && f.Plan.Changed {
+			listed++
+		}
 		findings += len(f.Plan.Findings)
 		if f.Plan.Changed {
 			changed++
@@ -149,8 +155,8 @@ func TestOfflineLean(t *testing.T) {
 		}
 	}
 	// The input must exercise what the comparison is about.
-	if findings == 0 || changed == 0 || companions == 0 {
-		t.Errorf("the input has %d findings, %d changed Services and %d companions; want some of each", findings, changed, companions)
+	if findings == 0 || changed == 0 || companions == 0 || listed == 0 {
+		t.Errorf("the input has %d findings, %d changed Services, %d companions and %d changed in a List; want some of each", findings, changed, companions, listed)
 	}
 	if !strings.Contains(fullText, elb.AnnPassThrough+`: "true"`) {
 		t.Errorf("no fix wrote pass-through:\n%s", fullText)

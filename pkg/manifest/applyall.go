@@ -7,6 +7,12 @@ import (
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/parallel"
 )
 
+// Patch is a patch meant for a Service of the set (see ServiceRef.ApplyPatch).
+type Patch struct {
+	Ref   *ServiceRef
+	Patch []byte
+}
+
 // ApplyPatches applies patches (each to its Service, at most one to a Service) as ApplyPatch
 // applies them one after another, in order, with the same texts, Services and errors; it
 // returns the index of the patch that failed with its error. The patches of one document are
@@ -131,8 +137,6 @@ func (d *Doc) applyTogether(refs []*ServiceRef, patches [][]byte) (ok bool) {
 		d.text = old
 		return false
 	}
-	d.gen++
-	d.prepared = nil
 	d.items, d.itemsErr, d.itemsOK = nil, nil, false
 	for i, r := range refs {
 		if changed[i] {

@@ -125,9 +125,6 @@ type Doc struct {
 	items    []json.RawMessage
 	itemsErr error
 	itemsOK  bool
-	// gen counts the changes of text; prepared is a patch worked out ahead (PreparePatches).
-	gen      uint64
-	prepared *prepared
 }
 
 // Object is one Kubernetes object of a manifest: a document, or an item of a List document.

@@ -19,10 +19,7 @@ import (
 // edited in place (see the package comment), the document is parsed again and r.Service is
 // decoded anew. On error nothing changes. A patch that changes nothing leaves the text as it was.
 func (r *ServiceRef) ApplyPatch(patch []byte) error {
-	ok, changed, svc, err := r.Doc.takePrepared(r.Item, patch)
-	if !ok {
-		changed, svc, err = r.Doc.applyPatch(r.Item, patch)
-	}
+	changed, svc, err := r.Doc.applyPatch(r.Item, patch)
 	if r.Doc.set != nil {
 		// A lean read keeps no tree after a patch either: the patched text is parsed again for
 		// the next patch of the document, if there is one.
@@ -560,7 +557,6 @@ func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Serv
 		d.text = old
 		return false, nil, err
 	}
-	d.gen++
 	return true, svc, nil
 }
 

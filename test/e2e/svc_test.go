@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -404,6 +405,27 @@ func TestOffline(t *testing.T) {
 	wantCode(t, r, 0)
 	if strings.TrimSpace(r.Stdout) != `{"spec":{"externalTrafficPolicy":"Cluster"}}` {
 		t.Errorf("offline without --cluster-version: patch %q", r.Stdout)
+	}
+}
+
+// TestOfflineList: the Services of a List (what kubectl get -o yaml writes) are fixed together,
+// and each one's diff is its own object's, not the whole List with every fix so far.
+func TestOfflineList(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: List\nitems:\n")
+	for _, name := range []string{"web", "api", "shop"} {
+		fmt.Fprintf(&b, "- apiVersion: v1\n  kind: Service\n  metadata:\n    name: %s\n    annotations:\n      kubernetes.io/elb.class: union\n  spec:\n    type: LoadBalancer\n    externalTrafficPolicy: Local\n", name)
+	}
+	env := []string{"KUBECONFIG=/nonexistent"}
+	r := kubectl(t, env, b.String(), "elbfix", "svc", "-f", "-", "--cluster-version", "v1.25.5-r0")
+	wantCode(t, r, 0)
+	if n := strings.Count(r.Stdout, "\n+    kubernetes.io/elb.pass-through: \"true\""); n != 3 || strings.Count(r.Stdout, "\n--- ") != 3 {
+		t.Errorf("want three diffs of one added line each, got %d added lines:\n%s", n, r.Stdout)
+	}
+	r = kubectl(t, env, b.String(), "elbfix", "svc", "-f", "-", "--cluster-version", "v1.25.5-r0", "-o", "manifest")
+	wantCode(t, r, 0)
+	if want := strings.ReplaceAll(b.String(), "elb.class: union\n", "elb.class: union\n      kubernetes.io/elb.pass-through: \"true\"\n"); r.Stdout != want {
+		t.Errorf("-o manifest:\n%s\nwant:\n%s", r.Stdout, want)
 	}
 }
 
