@@ -59,7 +59,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
@@ -108,10 +107,10 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", "", "benchmark the cluster of this kubeconfig (e.g. one kept with -keep) instead of starting and loading one")
 	flag.Parse()
 	if flag.NArg() > 0 {
-		fail(fmt.Errorf("unexpected arguments: %v", flag.Args()))
+		benchkit.Fail(fmt.Errorf("unexpected arguments: %v", flag.Args()))
 	}
 	if *services < 1 || *namespaces < 1 || *runs < 1 || *localPercent < 0 || *localPercent > 100 || *nodes < 1 || *events < 0 || *pods < 0 {
-		fail(errors.New("-services, -namespaces, -nodes and -runs must be positive, -events and -pods not negative, -local-percent within 0..100"))
+		benchkit.Fail(errors.New("-services, -namespaces, -nodes and -runs must be positive, -events and -pods not negative, -local-percent within 0..100"))
 	}
 	p := population{services: *services, namespaces: *namespaces, localPercent: *localPercent}
 	if *realistic {
@@ -120,17 +119,8 @@ func main() {
 			p.pods = *pods
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	b := &bench{p: p, runs: *runs, profileDir: *profileDir, keep: *keep, kubeconfig: *kubeconfig}
-	if err := b.run(ctx); err != nil {
-		fail(err)
-	}
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "bench: error:", err)
-	os.Exit(2)
+	benchkit.Main(b.run)
 }
 
 // variant is one cluster measured: what scan reads there, and what kubectl gets.

@@ -38,13 +38,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -86,22 +84,13 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the cluster running at the end (until interrupted) and print its KUBECONFIG")
 	flag.Parse()
 	if flag.NArg() > 0 {
-		fail(fmt.Errorf("unexpected arguments: %v", flag.Args()))
+		benchkit.Fail(fmt.Errorf("unexpected arguments: %v", flag.Args()))
 	}
 	if *runs < 1 || *services < 1 {
-		fail(errors.New("-runs and -services must be positive"))
+		benchkit.Fail(errors.New("-runs and -services must be positive"))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	b := &bench{services: *services, runs: *runs, keep: *keep}
-	if err := b.run(ctx); err != nil {
-		fail(err)
-	}
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "bench: error:", err)
-	os.Exit(2)
+	benchkit.Main(b.run)
 }
 
 type bench struct {

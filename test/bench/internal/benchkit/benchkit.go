@@ -10,9 +10,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -244,4 +246,21 @@ func Workdir(prefix string) (bin, home string, cleanup func(), err error) {
 		}
 	}
 	return bin, home, cleanup, nil
+}
+
+// Fail prints err as the cluster benchmarks do ("bench: error: ...") and exits 2.
+func Fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench: error:", err)
+	os.Exit(2)
+}
+
+// Main runs a cluster benchmark's body with a context that Ctrl-C or SIGTERM cancels (its
+// deferred clean-up, the cluster's stop first, then runs), and Fails on its error.
+func Main(run func(ctx context.Context) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		Fail(err)
+	}
 }
