@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/detect"
@@ -48,6 +49,7 @@ type Scan struct {
 	Encode func(plan.ServicePlan) ([]byte, error)
 
 	client kubernetes.Interface
+	meta   metadata.Interface // the pods' metadata alone (backendPods)
 }
 
 // Run lists and plans every Service in scope, sorted worst first. It never writes.
@@ -58,6 +60,9 @@ func (o *Scan) Run(ctx context.Context) (*Result, error) {
 	listCfg.QPS, listCfg.Burst = -1, 0
 	var err error
 	if o.client, err = kubernetes.NewForConfig(listCfg); err != nil {
+		return nil, err
+	}
+	if o.meta, err = metadata.NewForConfig(listCfg); err != nil {
 		return nil, err
 	}
 	rd := o.startReads(ctx)
@@ -193,7 +198,7 @@ func (o *Scan) startReads(ctx context.Context) *scanReads {
 		}
 		<-rd.detected
 		if rd.detectErr == nil && rd.cluster.NetworkModel == plan.NetworkTurbo {
-			rd.backends = backendPods(ctx, o.client, o.Namespace)
+			rd.backends = backendPods(ctx, o.client, o.meta, o.Namespace)
 			rd.done.put(readDone{backends: true})
 		}
 	}()

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/apply"
@@ -49,6 +50,7 @@ type Svc struct {
 	peersUnchecked string
 	client         kubernetes.Interface
 	lists          kubernetes.Interface // the same in protobuf, for lists of many objects
+	meta           metadata.Interface   // the pods' metadata alone (backendPods)
 }
 
 // Result is what a run planned (and, for svc without a dry run, applied), in the order read.
@@ -78,6 +80,9 @@ func (o *Svc) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if o.lists, err = kubernetes.NewForConfig(protobufConfig(cfg)); err != nil {
+		return nil, err
+	}
+	if o.meta, err = metadata.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
 	// The cluster facts and the Services' own objects are independent: detect while reading the
@@ -111,7 +116,7 @@ func (o *Svc) Run(ctx context.Context) (*Result, error) {
 	if len(svcs) <= perServiceLimit {
 		r.readBackends(ctx, o.client, cluster, svcs)
 	} else {
-		r.readFor(ctx, o.lists, o.Namespace, cluster, svcs)
+		r.readFor(ctx, o.lists, o.meta, o.Namespace, cluster, svcs)
 	}
 	peers := r.peers
 	var all []*Planned

@@ -2,7 +2,8 @@
 // nothing else. It reads the LISTs scan makes (pkg/engine/scan.go and reads.go; benchkit.ScanLists:
 // the Services; the Events about Services; the node count, one LIST with limit=1; the
 // EndpointSlices with the kubernetes.io/service-name label; on CCE Turbo with Local Services,
-// the Pods), with the same selectors and page size (500), in protobuf, with no client-side rate
+// the Pods' metadata and the Pods on hostNetwork), with the same selectors and page size (500),
+// in protobuf, with no client-side rate
 // limit, each collection paged on its own goroutine (all at once: the least wall time those
 // reads take in one process), and prints how many objects each held. Detection's few small
 // GETs are not in it. Two floors:
@@ -34,7 +35,10 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/pager"
 
@@ -70,6 +74,12 @@ func floor(ctx context.Context, kubeconfig string, names []string, undecoded boo
 	if err != nil {
 		return "", err
 	}
+	mcfg := rest.CopyConfig(cfg)
+	mcfg.QPS, mcfg.Burst = -1, 0
+	mc, err := metadata.NewForConfig(mcfg)
+	if err != nil {
+		return "", err
+	}
 	slices.Sort(names)
 	counts := make([]string, len(names))
 	errs := make([]error, len(names))
@@ -84,7 +94,7 @@ func floor(ctx context.Context, kubeconfig string, names []string, undecoded boo
 			if undecoded {
 				n, errs[i] = raw(ctx, cs, fl)
 			} else {
-				n, errs[i] = decoded(ctx, cs, fl)
+				n, errs[i] = decoded(ctx, cs, mc, fl)
 			}
 			counts[i] = fmt.Sprintf("%s=%d", name, n)
 		})
@@ -94,7 +104,7 @@ func floor(ctx context.Context, kubeconfig string, names []string, undecoded boo
 }
 
 // decoded lists through client-go's pager and keeps every object.
-func decoded(ctx context.Context, cs kubernetes.Interface, fl benchkit.List) (int, error) {
+func decoded(ctx context.Context, cs kubernetes.Interface, mc metadata.Interface, fl benchkit.List) (int, error) {
 	if fl.One {
 		opts := fl.Opts
 		opts.Limit = 1
@@ -106,6 +116,9 @@ func decoded(ctx context.Context, cs kubernetes.Interface, fl benchkit.List) (in
 	}
 	var kept []runtime.Object
 	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		if fl.Meta {
+			return mc.Resource(schema.GroupVersionResource{Version: "v1", Resource: strings.TrimPrefix(fl.Path, "/api/v1/")}).List(ctx, opts)
+		}
 		return fl.Typed(ctx, cs, opts)
 	})
 	p.PageSize = pageSize
@@ -136,6 +149,9 @@ func raw(ctx context.Context, cs kubernetes.Interface, fl benchkit.List) (int, e
 		}
 		if cont != "" {
 			req.Param("continue", cont)
+		}
+		if fl.Meta {
+			req.SetHeader("Accept", "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
 		}
 		body, err := req.DoRaw(ctx)
 		if err != nil {

@@ -20,12 +20,16 @@ type List struct {
 	// One: one request with limit=1, the number of objects from remainingItemCount (the node
 	// count), not pages.
 	One bool
+	// Meta: the objects' metadata alone (a PartialObjectMetadataList, client-go's metadata
+	// client), as scan reads the pods' labels; Typed then only counts them.
+	Meta bool
 	// Typed is client-go's typed LIST.
 	Typed func(ctx context.Context, cs kubernetes.Interface, opts metav1.ListOptions) (runtime.Object, error)
 }
 
 // ScanLists are scan's LISTs by name: the Services; the Events about Services; the node count;
-// the EndpointSlices of Services; on CCE Turbo with Local Services, the Pods.
+// the EndpointSlices of Services; on CCE Turbo with Local Services, the Pods' metadata and the
+// Pods on hostNetwork (pkg/engine backendPods).
 var ScanLists = map[string]List{
 	"services": {Path: "/api/v1/services", Typed: func(ctx context.Context, cs kubernetes.Interface, o metav1.ListOptions) (runtime.Object, error) {
 		return cs.CoreV1().Services("").List(ctx, o)
@@ -41,9 +45,13 @@ var ScanLists = map[string]List{
 		Typed: func(ctx context.Context, cs kubernetes.Interface, o metav1.ListOptions) (runtime.Object, error) {
 			return cs.DiscoveryV1().EndpointSlices("").List(ctx, o)
 		}},
-	"pods": {Path: "/api/v1/pods", Typed: func(ctx context.Context, cs kubernetes.Interface, o metav1.ListOptions) (runtime.Object, error) {
+	"pods": {Path: "/api/v1/pods", Meta: true, Typed: func(ctx context.Context, cs kubernetes.Interface, o metav1.ListOptions) (runtime.Object, error) {
 		return cs.CoreV1().Pods("").List(ctx, o)
 	}},
+	"hostnetworkpods": {Path: "/api/v1/pods", Opts: metav1.ListOptions{FieldSelector: "spec.hostNetwork=true"},
+		Typed: func(ctx context.Context, cs kubernetes.Interface, o metav1.ListOptions) (runtime.Object, error) {
+			return cs.CoreV1().Pods("").List(ctx, o)
+		}},
 }
 
 // ListCount is the number of objects a LIST with a limit counts: its items and
