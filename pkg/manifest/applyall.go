@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"go.yaml.in/yaml/v3"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubectl-elbfix/kubectl-elbfix/pkg/parallel"
 )
@@ -89,8 +88,8 @@ func (d *Doc) applyTogether(refs []*ServiceRef, patches [][]byte) (ok bool) {
 		}
 	}()
 	w := d.newWalker()
-	changed := make([]bool, len(refs))
-	anyChange := false
+	var items []int        // of the objects a patch changed
+	var took []*ServiceRef // their refs
 	for i, r := range refs {
 		target := (&Object{Doc: d, Item: r.Item}).Node()
 		if target == nil || target.Kind != yaml.MappingNode {
@@ -100,10 +99,11 @@ func (d *Doc) applyTogether(refs []*ServiceRef, patches [][]byte) (ok bool) {
 		if err := w.merge(target, parsed[i], "", target.Style&yaml.FlowStyle != 0, nil, -1); err != nil {
 			return false
 		}
-		changed[i] = w.changed
-		anyChange = anyChange || w.changed
+		if w.changed {
+			items, took = append(items, r.Item), append(took, r)
+		}
 	}
-	if !anyChange {
+	if len(took) == 0 {
 		_ = d.parse() // as applyPatch does: the tree is taken from the text again
 		d.set.release(d)
 		return true
@@ -119,29 +119,12 @@ func (d *Doc) applyTogether(refs []*ServiceRef, patches [][]byte) (ok bool) {
 	if err != nil || !sameTree(docRoot(node), docRoot(d.Node()), 0) {
 		return false
 	}
-	trial := &Doc{File: d.File, Index: d.Index, set: d.set, orig: d.orig, text: text, startLine: d.startLine}
-	if err := trial.load(node, spans, valueOff, isJSON); err != nil {
+	svcs, err := d.take(text, node, spans, valueOff, isJSON, items)
+	if err != nil {
 		return false
 	}
-	svcs := make([]*corev1.Service, len(refs))
-	for i, r := range refs {
-		if changed[i] {
-			if svcs[i], err = trial.decodeService(r.Item); err != nil {
-				return false
-			}
-		}
-	}
-	old := d.text
-	d.text = text
-	if err := d.load(node, spans, valueOff, isJSON); err != nil {
-		d.text = old
-		return false
-	}
-	d.items, d.itemsErr, d.itemsOK = nil, nil, false
-	for i, r := range refs {
-		if changed[i] {
-			r.took(svcs[i])
-		}
+	for i, r := range took {
+		r.took(svcs[i])
 	}
 	d.set.release(d)
 	return true

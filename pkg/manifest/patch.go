@@ -543,21 +543,36 @@ func (d *Doc) applyPatch(item int, patch []byte) (changed bool, svc *corev1.Serv
 		}
 		text, node, spans, valueOff, isJSON = t, n, sp, vo, ij
 	}
+	svcs, err := d.take(text, node, spans, valueOff, isJSON, []int{item})
+	if err != nil {
+		return false, nil, err
+	}
+	return true, svcs[0], nil
+}
+
+// take makes the patched text (parsed as node, spans, valueOff and isJSON) the document's once
+// it reads back as a document and the objects at items as Services, which it returns in
+// order; on error the document is left as it was.
+func (d *Doc) take(text []byte, node *yaml.Node, spans map[*yaml.Node]span, valueOff int, isJSON bool, items []int) ([]*corev1.Service, error) {
 	trial := &Doc{File: d.File, Index: d.Index, set: d.set, orig: d.orig, text: text, startLine: d.startLine}
 	if err := trial.load(node, spans, valueOff, isJSON); err != nil {
-		return false, nil, fmt.Errorf("the patched document does not read back: %v", err)
+		return nil, fmt.Errorf("the patched document does not read back: %v", err)
 	}
-	svc, err = trial.decodeService(item)
-	if err != nil {
-		return false, nil, fmt.Errorf("the patched object is not a valid Service: %v", strings.TrimPrefix(err.Error(), "invalid Service: "))
+	svcs := make([]*corev1.Service, len(items))
+	for i, item := range items {
+		svc, err := trial.decodeService(item)
+		if err != nil {
+			return nil, fmt.Errorf("the patched object is not a valid Service: %v", strings.TrimPrefix(err.Error(), "invalid Service: "))
+		}
+		svcs[i] = svc
 	}
 	old := d.text
 	d.text = text
 	if err := d.load(node, spans, valueOff, isJSON); err != nil {
 		d.text = old
-		return false, nil, err
+		return nil, err
 	}
-	return true, svc, nil
+	return svcs, nil
 }
 
 // sameTree compares two node trees by content: kinds, tags, values, anchors and aliases; not
