@@ -389,10 +389,15 @@ func TestOffline(t *testing.T) {
 	if r.Stdout != want {
 		t.Errorf("-f - -o manifest: want the bundle with only the annotation added.\n--- got:\n%s\n--- want:\n%s", r.Stdout, want)
 	}
-	r = kubectl(t, env, string(in)+"---\nkind: Service\nmetadata: {name: broken}\n", "elbfix", "svc", "-f", "-", "--cluster-version", "v1.25.5-r0", "-o", "manifest")
-	wantCode(t, r, 2)
-	if r.Stdout != "" || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 || !strings.Contains(r.Stderr, "stdin: document") {
-		t.Errorf("a broken last document: want one line naming it and no output, got %s", r)
+	for _, broken := range []string{
+		"kind: Service\nmetadata: {name: broken}\n",                                        // no apiVersion: refused as it is read
+		"apiVersion: v1\nkind: Service\nmetadata: {name: broken, annotations: {x: yes}}\n", // not a Service (a bool annotation): refused at the end
+	} {
+		r = kubectl(t, env, string(in)+"---\n"+broken, "elbfix", "svc", "-f", "-", "--cluster-version", "v1.25.5-r0", "-o", "manifest")
+		wantCode(t, r, 2)
+		if r.Stdout != "" || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 || !strings.Contains(r.Stderr, "stdin: document") {
+			t.Errorf("a broken last document: want one line naming it and no output, got %s", r)
+		}
 	}
 	// The same from stdin, as a dry run: exit 1 (a change is needed).
 	r = kubectl(t, env, string(in), "elbfix", "svc", "-f", "-", "--cluster-version", "v1.25.5-r0", "--dry-run")
